@@ -1,0 +1,22 @@
+// Command sentstub serves sent.dm's v3 Webhooks API from a local database,
+// for SDKs and client code under development or in CI. See README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sentstub/sentstub/server"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := server.Run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sentstub:", err)
+		os.Exit(1)
+	}
+}

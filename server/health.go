@@ -1,0 +1,25 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/sentstub/sentstub/gen"
+)
+
+// GetHealthz implements GET /healthz: the process serves.
+func (s *Server) GetHealthz(ctx context.Context, _ gen.GetHealthzRequestObject) (gen.GetHealthzResponseObject, error) {
+	return gen.GetHealthz200JSONResponse{Status: gen.Ok}, nil
+}
+
+// GetReadyz implements GET /readyz: the database answers within a second.
+func (s *Server) GetReadyz(ctx context.Context, _ gen.GetReadyzRequestObject) (gen.GetReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "not ready", slog.String("request_id", requestFromContext(ctx).id), slog.Any("error", err))
+		return gen.GetReadyz503JSONResponse{Status: gen.Unavailable}, nil
+	}
+	return gen.GetReadyz200JSONResponse{Status: gen.Ok}, nil
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sentstub/sentstub"
+)
+
+// Response headers every answer carries.
+const (
+	headerRequestID    = "X-Request-Id"
+	headerAPIVersion   = "X-API-Version"
+	headerResponseTime = "X-Response-Time"
+	headerSandbox      = "X-Sandbox"
+	headerAPIKey       = "x-api-key"
+	headerProfileID    = "x-profile-id"
+	apiVersion         = "v3"
+)
+
+// begin starts every request: it gives it an id and the common headers,
+// finds its operation, turns a panic into a 500 and writes the access log.
+// Errors are handled here rather than returned, so that the log line has
+// the status that was sent.
+func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		r := &request{id: newRequestID(), start: time.Now(), op: s.ops[c.Request().Method+" "+c.Path()]}
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestKey{}, r)))
+		res := c.Response()
+		h := res.Header()
+		h.Set(headerRequestID, r.id)
+		h.Set(headerAPIVersion, apiVersion)
+		res.Before(func() { h.Set(headerResponseTime, formatMillis(time.Since(r.start))) })
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				c.Error(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+			}
+			s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+				slog.String("request_id", r.id), slog.String("method", req.Method),
+				slog.String("path", req.URL.Path), slog.Int("status", res.Status),
+				slog.Duration("duration", time.Since(r.start)))
+		}()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		return nil
+	}
+}
+
+// formatMillis writes d as sent.dm's X-Response-Time does: "1.84ms".
+func formatMillis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+}
+
+// authenticate resolves the x-api-key header to the calling account on
+// every secured operation and on every unknown path under /v3, so that an
+// unauthenticated caller learns nothing about which routes exist.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := requestOf(c)
+		if r.op != nil && !r.op.secured || r.op == nil && !underAPI(c.Request().URL.Path) {
+			return next(c)
+		}
+		key := c.Request().Header.Get(headerAPIKey)
+		if key == "" {
+			return &sentstub.Error{Code: sentstub.EUNAUTHENTICATED, Message: "User is not authenticated"}
+		}
+		account, err := s.accountByKey(c.Request().Context(), key)
+		if err != nil {
+			return err
+		}
+		r.caller, r.account = account, account
+		return next(c)
+	}
+}
+
+func underAPI(path string) bool { return path == "/v3" || strings.HasPrefix(path, "/v3/") }
+
+func (s *Server) accountByKey(ctx context.Context, key string) (*sentstub.Account, error) {
+	h := sentstub.HashAPIKey(key)
+	if a, ok := s.keys.Load(h); ok {
+		return a.(*sentstub.Account), nil
+	}
+	a, err := s.store.FindAccountByKey(ctx, h)
+	if sentstub.ErrorCode(err) == sentstub.ENOTFOUND {
+		return nil, &sentstub.Error{Code: sentstub.EBADAPIKEY, Message: "Invalid or missing API key"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	s.keys.Store(h, a)
+	return a, nil
+}
+
+// authorize applies x-profile-id: an organization key may act for one of
+// its own profiles; a profile key may not use the header at all. Both
+// refusals are 403 AUTH_004, and a profile that does not exist is refused
+// the same way as another organization's.
+func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := requestOf(c)
+		raw := c.Request().Header.Get(headerProfileID)
+		if r.caller == nil || raw == "" {
+			return next(c)
+		}
+		forbidden := &sentstub.Error{Code: sentstub.EFORBIDDEN, Message: "Insufficient permissions"}
+		if r.caller.IsProfile() {
+			return forbidden
+		}
+		id, err := uuid.Parse(raw)
+		if err != nil {
+			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
+				Details: map[string][]string{headerProfileID: {"must be a UUID"}}}
+		}
+		profile, err := s.store.FindAccount(c.Request().Context(), id)
+		if sentstub.ErrorCode(err) == sentstub.ENOTFOUND {
+			return forbidden
+		}
+		if err != nil {
+			return fmt.Errorf("authorize: %w", err)
+		}
+		if profile.OrganizationID != r.caller.ID {
+			return forbidden
+		}
+		r.account = profile
+		return next(c)
+	}
+}
+

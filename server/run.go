@@ -1,0 +1,194 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/fixtures"
+	"github.com/sentstub/sentstub/store"
+)
+
+// Options are the settings of the sentstub binary.
+type Options struct {
+	Addr     string // listen address; port 0 picks a free port
+	DB       string // SQLite file, or ":memory:"
+	Fixtures string // fixtures file; "" loads the demo fixture
+
+	LogLevel slog.Level
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// DefaultOptions are the binary's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Addr:              "127.0.0.1:8080",
+		DB:                "sentstub.db",
+		LogLevel:          slog.LevelInfo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// ParseOptions reads the command line; each flag falls back to its
+// SENTSTUB_* environment variable (looked up with getenv), then to its
+// default.
+func ParseOptions(args []string, getenv func(string) string, output io.Writer) (Options, error) {
+	o := DefaultOptions()
+	fs := flag.NewFlagSet("sentstub", flag.ContinueOnError)
+	fs.SetOutput(output)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&o.Addr, "addr", env("SENTSTUB_ADDR", o.Addr), "listen address (env SENTSTUB_ADDR)")
+	fs.StringVar(&o.DB, "db", env("SENTSTUB_DB", o.DB), "SQLite database file, or :memory: (env SENTSTUB_DB)")
+	fs.StringVar(&o.Fixtures, "fixtures", env("SENTSTUB_FIXTURES", o.Fixtures), "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture (env SENTSTUB_FIXTURES)")
+	level := fs.String("log-level", env("SENTSTUB_LOG_LEVEL", "info"), "debug, info, warn or error (env SENTSTUB_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return o, fmt.Errorf("--log-level: %w", err)
+	}
+	return o, nil
+}
+
+// Main is a running sentstub: its store, its server and its listener.
+type Main struct {
+	store  sentstub.Store
+	server *http.Server
+	ln     net.Listener
+	served chan error
+	opts   Options
+}
+
+// Start opens the store, loads the fixtures, and serves on opts.Addr until
+// Shutdown. It returns once the listener is open.
+func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error) {
+	st, err := store.OpenSQLite(ctx, opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadFixtures(ctx, st, opts.Fixtures); err != nil {
+		st.Close()
+		return nil, err
+	}
+	srv, err := New(Config{Store: st, Logger: logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	m := &Main{
+		store: st,
+		ln:    ln,
+		opts:  opts,
+		server: &http.Server{
+			Handler:           srv,
+			ReadHeaderTimeout: opts.ReadHeaderTimeout,
+			ReadTimeout:       opts.ReadTimeout,
+			WriteTimeout:      opts.WriteTimeout,
+			IdleTimeout:       opts.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		},
+		served: make(chan error, 1),
+	}
+	go func() { m.served <- m.server.Serve(ln) }()
+	return m, nil
+}
+
+func loadFixtures(ctx context.Context, st sentstub.Store, path string) error {
+	data := fixtures.Demo
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return fmt.Errorf("fixtures: %w", err)
+		}
+	}
+	p, err := fixtures.Parse(bytes.NewReader(data), time.Now())
+	if err != nil {
+		return err
+	}
+	if err := st.Provision(ctx, p); err != nil {
+		return fmt.Errorf("fixtures: %w", err)
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL is the server's base URL.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// Shutdown stops accepting connections, lets requests in flight finish
+// (until ctx ends), and closes the store.
+func (m *Main) Shutdown(ctx context.Context) error {
+	err := m.server.Shutdown(ctx)
+	if serveErr := <-m.served; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return errors.Join(err, m.store.Close())
+}
+
+// Run is the sentstub command: it parses args, serves until ctx is
+// cancelled (SIGINT or SIGTERM in the binary), then shuts down gracefully.
+func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	opts, err := ParseOptions(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
+	m, err := Start(ctx, opts, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("sentstub listening", "addr", m.Addr(), "db", opts.DB, "fixtures", fixturesName(opts.Fixtures))
+	select {
+	case <-ctx.Done():
+	case err := <-m.served:
+		m.served <- err // for Shutdown
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	return m.Shutdown(sctx)
+}
+
+func fixturesName(path string) string {
+	if path == "" {
+		return "demo"
+	}
+	return path
+}

@@ -1,0 +1,162 @@
+// Package server is the HTTP side of sentstub: the implementation of the
+// generated strict server interface, the middlewares that authenticate,
+// validate against the OpenAPI document and scope requests, and the one
+// error handler that turns every failure into sent.dm's envelope.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/api"
+	"github.com/sentstub/sentstub/api/apitime"
+	"github.com/sentstub/sentstub/gen"
+)
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// DefaultBodyLimit bounds request bodies: 1 MiB.
+const DefaultBodyLimit = 1 << 20
+
+// Config configures a Server. Store is required.
+type Config struct {
+	Store  sentstub.Store
+	Logger *slog.Logger     // default: discard
+	Now    func() time.Time // default: time.Now; tests inject a clock
+
+	BodyLimit int64 // default: DefaultBodyLimit
+}
+
+// Server serves the API. It is an http.Handler.
+type Server struct {
+	store     sentstub.Store
+	logger    *slog.Logger
+	now       func() time.Time
+	bodyLimit int64
+
+	echo          *echo.Echo
+	ops           map[string]*operation // by method and Echo path, "PATCH /v3/webhooks/:id/toggle-status"
+	filterOptions openapi3filter.Options
+
+	// keys caches accounts by API key hash. Accounts are never changed or
+	// deleted once provisioned, so a hit can never be stale; misses are not
+	// cached, so keys another replica provisions are seen at once.
+	keys sync.Map // sentstub.KeyHash -> *sentstub.Account
+}
+
+// operation is an operation of the OpenAPI document, as routed by Echo.
+type operation struct {
+	id      string
+	route   *routers.Route
+	secured bool
+	// internalMessage is the message of the operation's documented 500
+	// example, which sent.dm words per operation.
+	internalMessage string
+}
+
+// New returns a Server over cfg.Store, validating against the OpenAPI
+// document embedded in package gen.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: a store is required")
+	}
+	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: cfg.BodyLimit}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.bodyLimit <= 0 {
+		s.bodyLimit = DefaultBodyLimit
+	}
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	if err := api.Prepare(context.Background(), doc); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.filterOptions = openapi3filter.Options{
+		MultiError:              true,
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first
+		KeepValidatedValue:      true,
+		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
+	}
+	s.ops = operations(doc)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.begin, s.authenticate, s.validate, s.authorize)
+	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	s.echo = e
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// operations indexes the document's operations the way Echo names their
+// routes: "{id}" becomes ":id".
+func operations(doc *openapi3.T) map[string]*operation {
+	ops := map[string]*operation{}
+	for path, item := range doc.Paths.Map() {
+		echoPath := path
+		for {
+			open := strings.IndexByte(echoPath, '{')
+			end := strings.IndexByte(echoPath, '}')
+			if open < 0 || end < open {
+				break
+			}
+			echoPath = echoPath[:open] + ":" + echoPath[open+1:end] + echoPath[end+1:]
+		}
+		for method, op := range item.Operations() {
+			security := doc.Security
+			if op.Security != nil {
+				security = *op.Security
+			}
+			ops[method+" "+echoPath] = &operation{
+				id:              op.OperationID,
+				route:           &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				secured:         len(security) > 0,
+				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
+			}
+		}
+	}
+	return ops
+}
+
+// exampleErrorMessage returns error.message of the example documented for
+// status on op, or "".
+func exampleErrorMessage(op *openapi3.Operation, status int) string {
+	resp := op.Responses.Status(status)
+	if resp == nil || resp.Value == nil {
+		return ""
+	}
+	mt := resp.Value.Content.Get("application/json")
+	if mt == nil {
+		return ""
+	}
+	example, _ := mt.Example.(map[string]any)
+	errObj, _ := example["error"].(map[string]any)
+	msg, _ := errObj["message"].(string)
+	return msg
+}
+
+// meta is the meta object of a response to r, stamped now.
+func (s *Server) meta(r *request) gen.Meta {
+	return gen.Meta{RequestID: r.id, Timestamp: apitime.RequestTime{Time: s.now()}, Version: gen.V3}
+}

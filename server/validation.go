@@ -1,0 +1,233 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sentstub/sentstub"
+)
+
+const (
+	validationFailed       = "Request validation failed"
+	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
+	idempotencyKeyHeader   = "Idempotency-Key"
+	invalidMessageExt      = "x-sentstub-invalid-message"
+	bodyField              = "body"
+	contentTypeField       = "Content-Type"
+	contentTypeMustBeJSON  = "must be application/json"
+	bodyNotJSON            = "must be valid JSON"
+	bodyTooLargeMessageFmt = "Request body must not exceed %d bytes"
+)
+
+func bodyTooLarge(limit int64) *sentstub.Error {
+	return &sentstub.Error{Code: sentstub.ETOOLARGE, Message: fmt.Sprintf(bodyTooLargeMessageFmt, limit),
+		Details: map[string][]string{bodyField: {fmt.Sprintf("must not exceed %d bytes", limit)}}}
+}
+
+// validate checks the request against its operation in the OpenAPI
+// document: parameters, headers and body, collecting every problem. The
+// body is read once, bounded, and left on the request with the value
+// kin-openapi validated, which the generated strict handler binds instead
+// of decoding the JSON a second time.
+func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := requestOf(c)
+		if r.op == nil {
+			return next(c)
+		}
+		req := c.Request()
+		if err := s.readBody(req); err != nil {
+			return err
+		}
+		var params map[string]string
+		if names := c.ParamNames(); len(names) > 0 {
+			params = make(map[string]string, len(names))
+			for i, name := range names {
+				params[name] = c.ParamValues()[i]
+			}
+		}
+		input := &openapi3filter.RequestValidationInput{
+			Request:    req,
+			PathParams: params,
+			Route:      r.op.route,
+			Options:    &s.filterOptions,
+		}
+		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
+			return validationError(r.op, err)
+		}
+		return next(c)
+	}
+}
+
+// readBody reads the body, at most bodyLimit bytes, and puts it back as a
+// replayable reader with an exact ContentLength: an empty or chunked empty
+// body becomes http.NoBody with length 0, which validation and binding both
+// treat as `{}`.
+func (s *Server) readBody(req *http.Request) error {
+	if req.ContentLength > s.bodyLimit {
+		return bodyTooLarge(s.bodyLimit)
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		req.Body, req.ContentLength = http.NoBody, 0
+		return nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, s.bodyLimit))
+	req.Body.Close()
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return bodyTooLarge(s.bodyLimit)
+		}
+		return fmt.Errorf("read request body: %w", err)
+	}
+	if len(data) == 0 {
+		req.Body, req.ContentLength = http.NoBody, 0
+		return nil
+	}
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	return nil
+}
+
+// validationError turns kin-openapi's errors into one API error: 400
+// VALIDATION_007 when the Idempotency-Key is malformed (reported before any
+// other problem), otherwise 400 VALIDATION_001 with every problem keyed by
+// field. A parameter may name its own message with x-sentstub-invalid-message
+// (the toggle's id: "Invalid webhook ID format."); when that parameter is
+// the only problem, the answer is exactly sent.dm's: that message and no
+// details.
+func validationError(op *operation, err error) error {
+	details := map[string][]string{}
+	var (
+		keyProblems []string
+		message     string
+	)
+	for _, e := range flatten(err) {
+		var reqErr *openapi3filter.RequestError
+		if !errors.As(e, &reqErr) {
+			details["request"] = append(details["request"], e.Error())
+			continue
+		}
+		switch {
+		case reqErr.Parameter != nil:
+			p := reqErr.Parameter
+			problems := describe(reqErr)
+			if p.In == openapi3.ParameterInHeader && p.Name == idempotencyKeyHeader {
+				keyProblems = append(keyProblems, problems...)
+				continue
+			}
+			if m, ok := p.Extensions[invalidMessageExt].(string); ok && message == "" {
+				message = m
+			}
+			details[p.Name] = append(details[p.Name], problems...)
+		case reqErr.RequestBody != nil:
+			for field, problems := range bodyProblems(reqErr) {
+				details[field] = append(details[field], problems...)
+			}
+		default:
+			details["request"] = append(details["request"], describe(reqErr)...)
+		}
+	}
+	if len(keyProblems) > 0 {
+		return &sentstub.Error{Code: sentstub.EBADIDEMPOTENCYKEY, Message: idempotencyKeyInvalid,
+			Details: map[string][]string{idempotencyKeyHeader: keyProblems}}
+	}
+	if message != "" && len(details) == 1 {
+		return &sentstub.Error{Code: sentstub.EINVALID, Message: message}
+	}
+	if message == "" {
+		message = validationFailed
+	}
+	return &sentstub.Error{Code: sentstub.EINVALID, Message: message, Details: details}
+}
+
+// flatten lists the errors of a MultiError, recursively. Only a MultiError
+// itself is opened: errors.As would reach through a RequestError into the
+// MultiError of its schema problems and lose the RequestError.
+func flatten(err error) []error {
+	if me, ok := err.(openapi3.MultiError); ok {
+		var all []error
+		for _, e := range me {
+			all = append(all, flatten(e)...)
+		}
+		return all
+	}
+	return []error{err}
+}
+
+// bodyProblems describes what is wrong with a request body, keyed by the
+// JSON field at fault ("body" for the body as a whole).
+func bodyProblems(reqErr *openapi3filter.RequestError) map[string][]string {
+	out := map[string][]string{}
+	if strings.Contains(reqErr.Reason, "Content-Type") {
+		out[contentTypeField] = []string{contentTypeMustBeJSON}
+		return out
+	}
+	var parseErr *openapi3filter.ParseError
+	if errors.As(reqErr.Err, &parseErr) {
+		out[bodyField] = []string{bodyNotJSON}
+		return out
+	}
+	for _, e := range flatten(reqErr.Err) {
+		var se *openapi3.SchemaError
+		if !errors.As(e, &se) {
+			out[bodyField] = append(out[bodyField], e.Error())
+			continue
+		}
+		field := strings.Join(se.JSONPointer(), ".")
+		if field == "" {
+			field = bodyField
+		}
+		out[field] = append(out[field], schemaProblem(se))
+	}
+	return out
+}
+
+// describe returns the problems of a parameter error in plain words.
+func describe(reqErr *openapi3filter.RequestError) []string {
+	var problems []string
+	for _, e := range flatten(reqErr.Err) {
+		var se *openapi3.SchemaError
+		if errors.As(e, &se) {
+			problems = append(problems, schemaProblem(se))
+			continue
+		}
+		if errors.Is(e, openapi3filter.ErrInvalidRequired) {
+			problems = append(problems, "is required")
+			continue
+		}
+		problems = append(problems, e.Error())
+	}
+	if len(problems) == 0 {
+		problems = append(problems, reqErr.Reason)
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+func schemaProblem(se *openapi3.SchemaError) string {
+	switch se.SchemaField {
+	case "format":
+		if se.Schema != nil && se.Schema.Format == "uuid" {
+			return "must be a UUID"
+		}
+	case "pattern":
+		if se.Schema != nil {
+			return "must match " + se.Schema.Pattern
+		}
+	case "nullable", "type":
+		if se.Schema != nil && se.Schema.Type != nil && len(*se.Schema.Type) == 1 {
+			return "must be a " + (*se.Schema.Type)[0]
+		}
+	}
+	return se.Reason
+}

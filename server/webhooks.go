@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/gen"
+)
+
+// ToggleWebhookStatus implements PATCH /v3/webhooks/{id}/toggle-status.
+// It returns ENOTFOUND when the acting account has no webhook id.
+func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookStatusRequestObject) (gen.ToggleWebhookStatusResponseObject, error) {
+	r := requestFromContext(ctx)
+	var want *bool
+	sandbox := false
+	if req.Body != nil {
+		want = req.Body.IsActive
+		sandbox = req.Body.Sandbox != nil && *req.Body.Sandbox
+	}
+	now := s.now()
+	var (
+		w   *sentstub.Webhook
+		err error
+	)
+	if sandbox {
+		w, err = s.sandboxToggle(ctx, r.account.ID, req.ID, want, now)
+	} else {
+		w, err = s.store.UpdateWebhook(ctx, r.account.ID, req.ID, func(w *sentstub.Webhook) bool {
+			return w.SetActive(want, now)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen.ToggleWebhookStatus200JSONResponse{
+		Body:    gen.WebhookResponse{Success: true, Data: toWebhook(w), Meta: s.meta(r)},
+		Headers: s.okHeaders(r),
+	}, nil
+}
+
+// sandboxToggle answers a sandbox toggle without writing anything and never
+// with 404: the caller's webhook with the change applied as a real toggle
+// would apply it, or, when the caller has no such webhook, a plausible
+// active webhook with that id and the change applied.
+func (s *Server) sandboxToggle(ctx context.Context, owner, id uuid.UUID, want *bool, now time.Time) (*sentstub.Webhook, error) {
+	r := requestFromContext(ctx)
+	r.sandbox = true
+	w, err := s.store.FindWebhook(ctx, owner, id)
+	switch sentstub.ErrorCode(err) {
+	case "":
+	case sentstub.ENOTFOUND:
+		created := sentstub.Timestamp(now)
+		w = &sentstub.Webhook{
+			ID:             id,
+			OwnerID:        owner,
+			DisplayName:    "Sandbox Webhook",
+			EndpointURL:    "https://example.com/webhooks/sandbox",
+			IsActive:       true,
+			EventTypes:     []string{"messages"},
+			RetryCount:     sentstub.DefaultRetryCount,
+			TimeoutSeconds: sentstub.DefaultTimeoutSeconds,
+			CreatedAt:      created,
+			UpdatedAt:      &created,
+		}
+	default:
+		return nil, err
+	}
+	w.SetActive(want, now)
+	return w, nil
+}
+
+// okHeaders are the headers of a 200 answer to r. X-Response-Time is
+// rewritten by begin when the header is sent.
+func (s *Server) okHeaders(r *request) gen.ToggleWebhookStatus200ResponseHeaders {
+	h := gen.ToggleWebhookStatus200ResponseHeaders{
+		XRequestID:    r.id,
+		XAPIVersion:   apiVersion,
+		XResponseTime: formatMillis(time.Since(r.start)),
+	}
+	if r.sandbox {
+		yes := "true"
+		h.XSandbox = &yes
+	}
+	return h
+}
