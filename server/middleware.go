@@ -139,4 +139,3 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-

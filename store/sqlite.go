@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"runtime"
 	"sort"
 	"strings"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 	"modernc.org/sqlite"
@@ -25,22 +23,23 @@ var sqliteMigrations embed.FS
 
 var _ sentstub.Store = (*SQLiteStore)(nil)
 
-// SQLiteStore is the embedded store. All writes go through one connection,
-// so SQLite never sees two writers and never answers SQLITE_BUSY inside the
-// process; reads use a pool of read-only connections over WAL. An in-memory
-// database has a single connection for both, so that every query sees the
-// same database.
+// SQLiteStore is the embedded store. It owns its database file: one
+// connection in SQLite's exclusive locking mode does every read and write,
+// one at a time. SQLite allows a single writer anyway, and with the file
+// to itself it skips the shared-memory locking that WAL otherwise does on
+// every transaction (system calls that cost more than the transaction),
+// never answers SQLITE_BUSY, and makes ":memory:" one database for every
+// caller. A second process cannot open the file while the store is open.
 type SQLiteStore struct {
-	write *sql.DB
-	read  *sql.DB
+	db   *sql.DB
+	conn *sql.Conn     // the one connection
+	sem  chan struct{} // held while conn is in use; a channel so waiting honours ctx
 
-	findWebhookW *sql.Stmt // on write: the read half of a read-modify-write
-	updateW      *sql.Stmt
-	findWebhookR *sql.Stmt
-	findByKeyR   *sql.Stmt
+	begin, commit, rollback *sql.Stmt
+	findWebhook, update     *sql.Stmt
+	findByKey, findAccount  *sql.Stmt
+	stmts                   []*sql.Stmt // all of the above, for Close
 }
-
-var memoryDBs atomic.Int64
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
 // private in-memory database for ":memory:", and applies the migrations.
@@ -48,39 +47,24 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	const pragmas = "_busy_timeout=10000&_foreign_keys=1&_synchronous=NORMAL"
-	s := &SQLiteStore{}
-	var err error
-	if path == ":memory:" {
-		// One connection: each new connection to ":memory:" would be a new,
-		// empty database. The name keeps stores in one process apart.
-		dsn := fmt.Sprintf("file:sentstub-%d?mode=memory&%s&_txlock=immediate", memoryDBs.Add(1), pragmas)
-		if s.write, err = sql.Open("sqlite", dsn); err != nil {
-			return nil, fmt.Errorf("sqlite: open: %w", err)
-		}
-		s.write.SetMaxOpenConns(1)
-		s.read = s.write
-	} else {
-		file := "file:" + (&url.URL{Path: path}).EscapedPath()
-		if s.write, err = sql.Open("sqlite", file+"?_journal_mode=WAL&_txlock=immediate&"+pragmas); err != nil {
-			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-		}
-		s.write.SetMaxOpenConns(1)
-		// The write connection sets WAL first, so that the readers open an
-		// existing WAL database.
-		if err := s.write.PingContext(ctx); err != nil {
-			s.write.Close()
-			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-		}
-		if s.read, err = sql.Open("sqlite", file+"?_query_only=1&"+pragmas); err != nil {
-			s.write.Close()
-			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-		}
-		s.read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	dsn := ":memory:?_foreign_keys=1"
+	if path != ":memory:" {
+		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() +
+			"?_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL&_pragma=locking_mode(EXCLUSIVE)"
 	}
-	s.write.SetMaxIdleConns(1)
-	s.write.SetConnMaxLifetime(0)
-	s.write.SetConnMaxIdleTime(0)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1)}
+	if s.conn, err = db.Conn(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -97,34 +81,82 @@ const sqliteWebhookColumns = `id, owner_id, display_name, endpoint_url, is_activ
 	last_successful_delivery_at, created_at, updated_at`
 
 func (s *SQLiteStore) prepare(ctx context.Context) error {
-	const findWebhook = `SELECT ` + sqliteWebhookColumns + ` FROM webhooks WHERE id = ? AND owner_id = ?`
 	for _, p := range []struct {
-		db    *sql.DB
 		query string
 		stmt  **sql.Stmt
 	}{
-		{s.write, findWebhook, &s.findWebhookW},
-		{s.write, `UPDATE webhooks SET display_name = ?, endpoint_url = ?, is_active = ?, event_types = ?,
+		{`BEGIN IMMEDIATE`, &s.begin},
+		{`COMMIT`, &s.commit},
+		{`ROLLBACK`, &s.rollback},
+		{`SELECT ` + sqliteWebhookColumns + ` FROM webhooks WHERE id = ? AND owner_id = ?`, &s.findWebhook},
+		{`UPDATE webhooks SET display_name = ?, endpoint_url = ?, is_active = ?, event_types = ?,
 			event_filters = ?, retry_count = ?, timeout_seconds = ?, consecutive_failures = ?,
 			last_delivery_attempt_at = ?, last_successful_delivery_at = ?, updated_at = ?
-			WHERE id = ?`, &s.updateW},
-		{s.read, findWebhook, &s.findWebhookR},
-		{s.read, `SELECT a.id, a.organization_id, a.name FROM api_keys k
-			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKeyR},
+			WHERE id = ?`, &s.update},
+		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
+			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
+		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
 	} {
-		stmt, err := p.db.PrepareContext(ctx, p.query)
+		stmt, err := s.conn.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
 		*p.stmt = stmt
+		s.stmts = append(s.stmts, stmt)
 	}
 	return nil
+}
+
+// lock takes the connection, waiting no longer than ctx allows.
+func (s *SQLiteStore) lock(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *SQLiteStore) unlock() { <-s.sem }
+
+// inTx runs fn in a write transaction on the connection. fn must use only
+// the connection's prepared statements and must not call other methods of
+// s. The transaction is rolled back when fn fails.
+func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	if _, err := s.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(); err != nil {
+		// Not ctx: a cancelled request must still end its transaction.
+		if _, rbErr := s.rollback.ExecContext(context.Background()); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
+		}
+		return err
+	}
+	if _, err := s.commit.ExecContext(context.Background()); err != nil {
+		s.rollback.ExecContext(context.Background())
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn, which only reads, with the connection.
+func (s *SQLiteStore) read(ctx context.Context, fn func() error) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.unlock()
+	return fn()
 }
 
 // migrate applies, in one transaction each, the embedded migrations the
 // database has not seen, in file-name order.
 func (s *SQLiteStore) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx,
+	if _, err := s.conn.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY) STRICT`); err != nil {
 		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
 	}
@@ -142,7 +174,7 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 }
 
 func (s *SQLiteStore) migrateOne(ctx context.Context, name string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migration %s: %w", name, err)
 	}
@@ -170,38 +202,46 @@ func (s *SQLiteStore) migrateOne(ctx context.Context, name string) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. Statements go first: SQLite will not close a
+// connection that has any, and would keep the file locked.
 func (s *SQLiteStore) Close() error {
 	var errs []error
-	if s.write != nil {
-		errs = append(errs, s.write.Close())
+	for _, stmt := range s.stmts {
+		errs = append(errs, stmt.Close())
 	}
-	if s.read != nil && s.read != s.write {
-		errs = append(errs, s.read.Close())
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, s.db.Close())...)
 }
 
-// Ping reports whether both connection pools answer a query.
+// Ping reports whether the database answers a query.
 func (s *SQLiteStore) Ping(ctx context.Context) error {
-	for _, db := range []*sql.DB{s.write, s.read} {
+	return s.read(ctx, func() error {
 		var one int
-		if err := db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		if err := s.conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 			return fmt.Errorf("sqlite: ping: %w", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // FindAccountByKey implements sentstub.AccountStore.
-func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (*sentstub.Account, error) {
-	return scanAccount(s.findByKeyR.QueryRowContext(ctx, h[:]))
+func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
+	err = s.read(ctx, func() error {
+		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
+		return err
+	})
+	return a, err
 }
 
 // FindAccount implements sentstub.AccountStore.
-func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (*sentstub.Account, error) {
-	return scanAccount(s.read.QueryRowContext(ctx,
-		`SELECT id, organization_id, name FROM accounts WHERE id = ?`, id.String()))
+func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
+	err = s.read(ctx, func() error {
+		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
+		return err
+	})
+	return a, err
 }
 
 func scanAccount(row *sql.Row) (*sentstub.Account, error) {
@@ -218,42 +258,41 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 }
 
 // FindWebhook implements sentstub.WebhookStore.
-func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
-	return scanSQLiteWebhook(s.findWebhookR.QueryRowContext(ctx, id.String(), owner.String()))
+func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
+	err = s.read(ctx, func() error {
+		w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String()))
+		return err
+	})
+	return w, err
 }
 
-// UpdateWebhook implements sentstub.WebhookStore. The transaction begins
-// IMMEDIATE, taking SQLite's write lock before the read, so that no other
-// process can change the row between the read and the write.
-func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: update webhook: %w", err)
-	}
-	defer tx.Rollback()
-	w, err := scanSQLiteWebhook(tx.StmtContext(ctx, s.findWebhookW).QueryRowContext(ctx, id.String(), owner.String()))
+// UpdateWebhook implements sentstub.WebhookStore.
+func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
+	err = s.inTx(ctx, func() error {
+		if w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String())); err != nil {
+			return err
+		}
+		if !update(w) {
+			return nil
+		}
+		types, err := encodeEventTypes(w.EventTypes)
+		if err != nil {
+			return err
+		}
+		filters, err := encodeEventFilters(w.EventFilters)
+		if err != nil {
+			return err
+		}
+		if _, err := s.update.ExecContext(ctx, w.DisplayName, w.EndpointURL, w.IsActive, types,
+			filters, w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures,
+			nullableMicros(w.LastDeliveryAttemptAt), nullableMicros(w.LastSuccessfulDeliveryAt),
+			nullableMicros(w.UpdatedAt), id.String()); err != nil {
+			return fmt.Errorf("sqlite: update webhook: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if !update(w) {
-		return w, nil
-	}
-	types, err := encodeEventTypes(w.EventTypes)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := encodeEventFilters(w.EventFilters)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.StmtContext(ctx, s.updateW).ExecContext(ctx, w.DisplayName, w.EndpointURL, w.IsActive, types,
-		filters, w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures,
-		nullableMicros(w.LastDeliveryAttemptAt), nullableMicros(w.LastSuccessfulDeliveryAt),
-		nullableMicros(w.UpdatedAt), id.String()); err != nil {
-		return nil, fmt.Errorf("sqlite: update webhook: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: update webhook: %w", err)
 	}
 	return w, nil
 }
@@ -290,11 +329,11 @@ func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
 
 // Provision implements sentstub.Store.
 func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: provision: %w", err)
-	}
-	defer tx.Rollback()
+	return s.inTx(ctx, func() error { return s.provision(ctx, p) })
+}
+
+func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) error {
+	tx := s.conn
 	for _, a := range p.Accounts {
 		var org *string
 		if a.IsProfile() {
@@ -336,9 +375,6 @@ func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) erro
 			nullableMicros(w.LastSuccessfulDeliveryAt), w.CreatedAt.UnixMicro(), nullableMicros(w.UpdatedAt)); err != nil {
 			return sqliteProvisionError(fmt.Sprintf("webhook %s", w.ID), err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: provision: %w", err)
 	}
 	return nil
 }

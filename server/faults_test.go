@@ -1,0 +1,62 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/store/storetest"
+)
+
+// faultyStore fails or panics on demand.
+type faultyStore struct {
+	sentstub.Store
+	updateErr error
+	panicMsg  string
+	pingErr   error
+}
+
+func (s *faultyStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
+	if s.panicMsg != "" {
+		panic(s.panicMsg)
+	}
+	if s.updateErr != nil {
+		return nil, s.updateErr
+	}
+	return s.Store.UpdateWebhook(ctx, owner, id, update)
+}
+
+func (s *faultyStore) Ping(ctx context.Context) error {
+	if s.pingErr != nil {
+		return s.pingErr
+	}
+	return s.Store.Ping(ctx)
+}
+
+func TestInternalErrors(t *testing.T) {
+	base := storetest.MustOpenSQLite(t)
+	storetest.MustProvisionDemo(t, base, newClock().Now())
+	const secret = "disk I/O error at /var/lib/sentstub/secret-path.db"
+	for name, st := range map[string]*faultyStore{
+		"store error": {Store: base, updateErr: errors.New(secret)},
+		"panic":       {Store: base, panicMsg: secret},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, st)
+			r := e.toggle(t, orderID, str(`{}`))
+			wantError(t, r, http.StatusInternalServerError, "INTERNAL_001", "An unexpected error occurred while toggling the webhook status")
+			if r.Env.Error.Details != nil || strings.Contains(string(r.Body), "secret-path") {
+				t.Errorf("500 leaks internals: %s", r.Body)
+			}
+			logs := e.Logs.String()
+			if !strings.Contains(logs, r.Env.Meta.RequestID) || !strings.Contains(logs, "secret-path") {
+				t.Errorf("the log lacks the request id %s or the cause:\n%s", r.Env.Meta.RequestID, logs)
+			}
+		})
+	}
+}
