@@ -32,6 +32,7 @@ type WebhookStore interface {
 type Store interface {
 	AccountStore
 	WebhookStore
+	IdempotencyStore
 	// Provision inserts the accounts, keys and webhooks of p that the store
 	// does not have yet, in one transaction, and never changes what it has.
 	// An API key that already belongs to a different account is EINVALID

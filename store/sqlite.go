@@ -38,6 +38,9 @@ type SQLiteStore struct {
 	begin, commit, rollback *sql.Stmt
 	findWebhook, update     *sql.Stmt
 	findByKey, findAccount  *sql.Stmt
+	claimKey, findKey       *sql.Stmt
+	completeKey, releaseKey *sql.Stmt
+	sweepKeys               *sql.Stmt
 	stmts                   []*sql.Stmt // all of the above, for Close
 }
 
@@ -96,6 +99,11 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
+		{sqliteClaimKey, &s.claimKey},
+		{sqliteFindKey, &s.findKey},
+		{sqliteCompleteKey, &s.completeKey},
+		{sqliteReleaseKey, &s.releaseKey},
+		{sqliteSweepKeys, &s.sweepKeys},
 	} {
 		stmt, err := s.conn.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 	t.Run("ConcurrentUpdates", func(t *testing.T) { testConcurrentUpdates(t, open(t)) })
 	t.Run("ProvisionKeepsState", func(t *testing.T) { testProvisionKeepsState(t, open(t)) })
 	t.Run("ProvisionIsAtomic", func(t *testing.T) { testProvisionIsAtomic(t, open(t)) })
+	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)

@@ -1,0 +1,216 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sentstub/sentstub"
+)
+
+// runIdempotency is the conformance suite of sentstub.IdempotencyStore.
+func runIdempotency(t *testing.T, open func(tb testing.TB) sentstub.Store) {
+	t.Run("ClaimCompleteReplay", func(t *testing.T) { testClaimCompleteReplay(t, open(t)) })
+	t.Run("InFlightAndLockTimeout", func(t *testing.T) { testInFlight(t, open(t)) })
+	t.Run("Release", func(t *testing.T) { testRelease(t, open(t)) })
+	t.Run("Expiry", func(t *testing.T) { testExpiry(t, open(t)) })
+	t.Run("ScopedByAccount", func(t *testing.T) { testScopedByAccount(t, open(t)) })
+	t.Run("ConcurrentClaims", func(t *testing.T) { testConcurrentClaims(t, open(t)) })
+	t.Run("Sweep", func(t *testing.T) { testSweep(t, open(t)) })
+}
+
+var t0 = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+
+func claim(account uuid.UUID, key, requestID string, now time.Time) sentstub.IdempotencyClaim {
+	return sentstub.IdempotencyClaim{AccountID: account, Key: key, RequestID: requestID, Fingerprint: "fp-" + requestID,
+		Now: now, LockedUntil: now.Add(30 * time.Second)}
+}
+
+func response(requestID string, at time.Time) *sentstub.IdempotentResponse {
+	return &sentstub.IdempotentResponse{RequestID: requestID, Fingerprint: "fp-" + requestID, Status: 200,
+		Headers:  map[string]string{"Content-Type": "application/json", "X-Sandbox": "true"},
+		Body:     []byte(`{"success":true,"meta":{"request_id":"` + requestID + `"}}`),
+		StoredAt: at, ExpiresAt: at.Add(24 * time.Hour)}
+}
+
+func mustClaim(t *testing.T, st sentstub.Store, c sentstub.IdempotencyClaim) (*sentstub.IdempotentResponse, bool) {
+	t.Helper()
+	stored, claimed, err := st.ClaimIdempotencyKey(context.Background(), c)
+	if err != nil {
+		t.Fatalf("ClaimIdempotencyKey(%s by %s): %v", c.Key, c.RequestID, err)
+	}
+	if claimed && stored != nil {
+		t.Fatalf("ClaimIdempotencyKey both claimed and returned a stored response")
+	}
+	return stored, claimed
+}
+
+func mustComplete(t *testing.T, st sentstub.Store, account uuid.UUID, key string, r *sentstub.IdempotentResponse) bool {
+	t.Helper()
+	ok, err := st.CompleteIdempotencyKey(context.Background(), account, key, r)
+	if err != nil {
+		t.Fatalf("CompleteIdempotencyKey: %v", err)
+	}
+	return ok
+}
+
+func testClaimCompleteReplay(t *testing.T, st sentstub.Store) {
+	acct := uuid.New()
+	if _, claimed := mustClaim(t, st, claim(acct, "k1", "req_first", t0)); !claimed {
+		t.Fatal("the first claim of a new key was refused")
+	}
+	want := response("req_first", t0.Add(time.Second))
+	want.Body = append(want.Body, 0, 0xff) // bytes, not text
+	if !mustComplete(t, st, acct, "k1", want) {
+		t.Fatal("completing a held claim failed")
+	}
+	got, claimed := mustClaim(t, st, claim(acct, "k1", "req_second", t0.Add(time.Minute)))
+	if claimed || got == nil {
+		t.Fatalf("a used key was claimed again (claimed %v, stored %v)", claimed, got)
+	}
+	if got.RequestID != "req_first" || got.Fingerprint != "fp-req_first" || got.Status != 200 ||
+		!bytes.Equal(got.Body, want.Body) || got.Headers["X-Sandbox"] != "true" || len(got.Headers) != 2 ||
+		!got.StoredAt.Equal(want.StoredAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("stored response = %+v\nwant %+v", got, want)
+	}
+	// Completing twice does nothing: the record is no longer a claim.
+	if mustComplete(t, st, acct, "k1", response("req_first", t0.Add(2*time.Second))) {
+		t.Errorf("a stored response was overwritten")
+	}
+}
+
+func testInFlight(t *testing.T, st sentstub.Store) {
+	acct := uuid.New()
+	mustClaim(t, st, claim(acct, "k", "req_a", t0))
+	stored, claimed := mustClaim(t, st, claim(acct, "k", "req_b", t0.Add(29*time.Second)))
+	if claimed || stored != nil {
+		t.Fatalf("a key in flight was claimed (%v) or replayed (%v)", claimed, stored)
+	}
+	// After the lock timeout, the holder is presumed dead: the key is taken.
+	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_c", t0.Add(30*time.Second))); !claimed {
+		t.Fatal("a claim past its lock timeout was not taken over")
+	}
+	// The dead holder's late completion is refused; the new holder's wins.
+	if mustComplete(t, st, acct, "k", response("req_a", t0.Add(31*time.Second))) {
+		t.Errorf("a lost claim completed")
+	}
+	if !mustComplete(t, st, acct, "k", response("req_c", t0.Add(31*time.Second))) {
+		t.Errorf("the new holder could not complete")
+	}
+	if got, _ := mustClaim(t, st, claim(acct, "k", "req_d", t0.Add(time.Minute))); got == nil || got.RequestID != "req_c" {
+		t.Errorf("replay = %+v, want req_c's", got)
+	}
+}
+
+func testRelease(t *testing.T, st sentstub.Store) {
+	ctx := context.Background()
+	acct := uuid.New()
+	mustClaim(t, st, claim(acct, "k", "req_a", t0))
+	// Only the holder releases.
+	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_other"); err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_b", t0)); claimed {
+		t.Fatal("a release by another request freed the key")
+	}
+	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_b", t0)); !claimed {
+		t.Fatal("a released key could not be claimed")
+	}
+	mustComplete(t, st, acct, "k", response("req_b", t0))
+	// A stored response is never released.
+	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_b"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mustClaim(t, st, claim(acct, "k", "req_c", t0)); got == nil {
+		t.Fatal("release dropped a stored response")
+	}
+}
+
+func testExpiry(t *testing.T, st sentstub.Store) {
+	acct := uuid.New()
+	mustClaim(t, st, claim(acct, "k", "req_a", t0))
+	mustComplete(t, st, acct, "k", response("req_a", t0)) // expires at t0+24h
+	if got, _ := mustClaim(t, st, claim(acct, "k", "req_b", t0.Add(24*time.Hour-time.Microsecond))); got == nil {
+		t.Fatal("a response was gone before its 24 hours")
+	}
+	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_c", t0.Add(24*time.Hour))); !claimed {
+		t.Fatal("an expired response still blocks its key")
+	}
+}
+
+func testScopedByAccount(t *testing.T, st sentstub.Store) {
+	a, b := uuid.New(), uuid.New()
+	mustClaim(t, st, claim(a, "shared", "req_a", t0))
+	mustComplete(t, st, a, "shared", response("req_a", t0))
+	if _, claimed := mustClaim(t, st, claim(b, "shared", "req_b", t0)); !claimed {
+		t.Fatal("one account's key blocked another account")
+	}
+	if got, _ := mustClaim(t, st, claim(a, "Shared", "req_c", t0)); got != nil {
+		t.Fatal("keys are case-insensitive; they must not be")
+	}
+}
+
+func testConcurrentClaims(t *testing.T, st sentstub.Store) {
+	acct := uuid.New()
+	const n = 16
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		owners []string
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("req_%d", i)
+			_, claimed, err := st.ClaimIdempotencyKey(context.Background(), claim(acct, "race", id, t0))
+			if err != nil {
+				t.Errorf("claim: %v", err)
+				return
+			}
+			if claimed {
+				mu.Lock()
+				owners = append(owners, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(owners) != 1 {
+		t.Fatalf("%d concurrent claims of one key won: %v", len(owners), owners)
+	}
+}
+
+func testSweep(t *testing.T, st sentstub.Store) {
+	ctx := context.Background()
+	acct := uuid.New()
+	for i := range 5 {
+		key := fmt.Sprintf("old-%d", i)
+		mustClaim(t, st, claim(acct, key, "req_"+key, t0))
+		mustComplete(t, st, acct, key, response("req_"+key, t0))
+	}
+	mustClaim(t, st, claim(acct, "abandoned", "req_abandoned", t0)) // lock until t0+30s
+	mustClaim(t, st, claim(acct, "fresh", "req_fresh", t0.Add(24*time.Hour)))
+	mustComplete(t, st, acct, "fresh", response("req_fresh", t0.Add(24*time.Hour)))
+
+	now := t0.Add(24 * time.Hour)
+	n, err := st.SweepIdempotencyKeys(ctx, now, 4)
+	if err != nil || n != 4 {
+		t.Fatalf("first sweep deleted %d, %v; want 4 (the limit)", n, err)
+	}
+	n, err = st.SweepIdempotencyKeys(ctx, now, 100)
+	if err != nil || n != 2 {
+		t.Fatalf("second sweep deleted %d, %v; want the 2 left", n, err)
+	}
+	if got, _ := mustClaim(t, st, claim(acct, "fresh", "req_x", now)); got == nil {
+		t.Errorf("sweep deleted a live response")
+	}
+}
