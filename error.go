@@ -37,11 +37,19 @@ type Error struct {
 	Code    Code
 	Message string
 	Details map[string][]string
+	// Cause is the internal failure behind the error, for the log only.
+	Cause error
 }
 
 func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("sentstub error: code=%s message=%s: %v", e.Code, e.Message, e.Cause)
+	}
 	return fmt.Sprintf("sentstub error: code=%s message=%s", e.Code, e.Message)
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf returns an Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {

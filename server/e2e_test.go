@@ -251,3 +251,5 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("Run with an empty --db = %v, want an error", err)
 	}
 }
+
+func e2eClient(t *testing.T) *http.Client { return contract.Client(t) }

@@ -37,6 +37,12 @@ type Config struct {
 	Now    func() time.Time // default: time.Now; tests inject a clock
 
 	BodyLimit int64 // default: DefaultBodyLimit
+
+	// Idempotency-Key policy; zero values take the defaults.
+	IdempotencyTTL         time.Duration // how long an answer is replayed (24 h)
+	IdempotencyWait        time.Duration // how long a duplicate waits for its original (5 s)
+	IdempotencyLockTimeout time.Duration // when a claim whose process died is released (30 s)
+	IdempotencyMaxStored   int           // the largest answer stored for replay (MaxStoredResponse)
 }
 
 // Server serves the API. It is an http.Handler.
@@ -49,6 +55,7 @@ type Server struct {
 	echo          *echo.Echo
 	ops           map[string]*operation // by method and Echo path, "PATCH /v3/webhooks/:id/toggle-status"
 	filterOptions openapi3filter.Options
+	idem          idempotencyConfig
 
 	// keys caches accounts by API key hash. Accounts are never changed or
 	// deleted once provisioned, so a hit can never be stale; misses are not
@@ -61,6 +68,9 @@ type operation struct {
 	id      string
 	route   *routers.Route
 	secured bool
+	// idempotent: a POST, PUT or PATCH whose spec declares the
+	// Idempotency-Key header gets the idempotency middleware's semantics.
+	idempotent bool
 	// internalMessage is the message of the operation's documented 500
 	// example, which sent.dm words per operation.
 	internalMessage string
@@ -82,6 +92,13 @@ func New(cfg Config) (*Server, error) {
 	if s.bodyLimit <= 0 {
 		s.bodyLimit = DefaultBodyLimit
 	}
+	s.idem = idempotencyConfig{
+		ttl:         orDefault(cfg.IdempotencyTTL, DefaultIdempotencyTTL),
+		wait:        orDefault(cfg.IdempotencyWait, DefaultIdempotencyWait),
+		lockTimeout: orDefault(cfg.IdempotencyLockTimeout, DefaultIdempotencyLockTimeout),
+		maxStored:   cfg.IdempotencyMaxStored,
+		holders:     map[string]chan struct{}{},
+	}
 	doc, err := gen.GetSwagger()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -95,12 +112,17 @@ func New(cfg Config) (*Server, error) {
 		KeepValidatedValue:      true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
+	if s.idem.maxStored <= 0 {
+		s.idem.maxStored = MaxStoredResponse
+	}
 	s.ops = operations(doc)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.begin, s.authenticate, s.validate, s.authorize)
+	// The order is sent.dm's order of checks: authentication, request
+	// validation, profile authorization, idempotency, then the operation.
+	e.Use(s.begin, s.authenticate, s.validate, s.authorize, s.idempotent)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -129,14 +151,32 @@ func operations(doc *openapi3.T) map[string]*operation {
 				security = *op.Security
 			}
 			ops[method+" "+echoPath] = &operation{
-				id:              op.OperationID,
-				route:           &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
-				secured:         len(security) > 0,
+				id:      op.OperationID,
+				route:   &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				secured: len(security) > 0,
+				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
+					declaresHeader(item, op, headerIdempotencyKey),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
 			}
 		}
 	}
 	return ops
+}
+
+func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {
+	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		if p := params.GetByInAndName(openapi3.ParameterInHeader, name); p != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // exampleErrorMessage returns error.message of the example documented for

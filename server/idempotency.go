@@ -1,0 +1,276 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/sentstub/sentstub"
+)
+
+// Idempotency defaults, as sent.dm documents them.
+const (
+	DefaultIdempotencyTTL         = 24 * time.Hour
+	DefaultIdempotencyWait        = 5 * time.Second
+	DefaultIdempotencyLockTimeout = 30 * time.Second
+	// MaxStoredResponse is the largest response kept for replay: 5 MB.
+	MaxStoredResponse = 5 << 20
+)
+
+const (
+	headerIdempotencyKey  = "Idempotency-Key"
+	headerReplayed        = "Idempotent-Replayed"
+	headerOriginalRequest = "X-Original-Request-Id"
+)
+
+// replayedHeaders are the response headers stored with a response and
+// replayed with it; the others (X-Request-Id, X-Response-Time, ...) belong
+// to the replaying request.
+var replayedHeaders = []string{echo.HeaderContentType, headerSandbox}
+
+// notStored are the statuses of answers that say the operation did not
+// run, or may succeed if retried: a retry with the same key runs again.
+var notStored = map[int]bool{
+	http.StatusBadRequest:            true, // request validation
+	http.StatusUnauthorized:          true,
+	http.StatusForbidden:             true,
+	http.StatusRequestTimeout:        true,
+	http.StatusConflict:              true,
+	http.StatusRequestEntityTooLarge: true,
+	http.StatusTooManyRequests:       true,
+}
+
+func storable(status int) bool {
+	return status >= 200 && status < 300 || status >= 400 && status < 500 && !notStored[status]
+}
+
+// idempotent gives sent.dm's Idempotency-Key semantics to every operation
+// whose spec declares the header on a POST, PUT or PATCH: the first request
+// with a key runs and its answer is stored for the calling account; every
+// later request with the key gets that answer back, byte for byte, with
+// Idempotent-Replayed and X-Original-Request-Id. A duplicate that arrives
+// while the first is running waits for it, then replays it, or gets 409
+// CONFLICT_001. When the idempotency store fails, the answer is 503
+// SERVICE_001 and the operation does not run.
+func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := requestOf(c)
+		key := c.Request().Header.Get(headerIdempotencyKey)
+		if r.op == nil || !r.op.idempotent || r.caller == nil || key == "" {
+			return next(c)
+		}
+		ctx := c.Request().Context()
+		// The calling account is the key's owner: an organization stays the
+		// same account whatever x-profile-id it sends.
+		account := r.caller.ID
+		fp := fingerprint(c.Request())
+		slot := account.String() + "\x00" + key
+		deadline := time.NewTimer(s.idem.wait)
+		defer deadline.Stop()
+		for poll := 5 * time.Millisecond; ; poll = min(2*poll, 50*time.Millisecond) {
+			now := s.now()
+			stored, claimed, err := s.store.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{
+				AccountID: account, Key: key, RequestID: r.id, Fingerprint: fp,
+				Now: now, LockedUntil: now.Add(s.idem.lockTimeout),
+			})
+			if err != nil {
+				return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: "Cache service temporarily unavailable",
+					Cause: err}
+			}
+			if stored != nil {
+				if stored.Fingerprint != fp {
+					s.logger.LogAttrs(ctx, slog.LevelWarn, "Idempotency-Key reused for a different request; replaying the first answer",
+						slog.String("request_id", r.id), slog.String("original_request_id", stored.RequestID),
+						slog.String("idempotency_key", key), slog.String("method", c.Request().Method),
+						slog.String("path", c.Request().URL.Path))
+				}
+				return replay(c, stored)
+			}
+			if claimed {
+				break
+			}
+			// In flight elsewhere: wait for it to finish here (woken at once)
+			// or on another replica (polled).
+			select {
+			case <-s.idem.done(slot):
+			case <-time.After(poll):
+			case <-deadline.C:
+				return &sentstub.Error{Code: sentstub.ECONFLICT,
+					Message: "A request with this Idempotency-Key is already being processed"}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		finished := s.idem.hold(slot)
+		defer finished()
+		return s.runAndStore(c, next, account, key, fp)
+	}
+}
+
+// runAndStore runs the operation, sends its answer and stores it for replay,
+// or releases the key when the answer is not one to keep.
+func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid.UUID, key, fp string) error {
+	r := requestOf(c)
+	res := c.Response()
+	capture := &captureWriter{ResponseWriter: res.Writer, limit: s.idem.maxStored}
+	res.Writer = capture
+	if err := next(c); err != nil {
+		c.Error(err) // the answer is written here, so that it can be stored
+	}
+	res.Writer = capture.ResponseWriter
+	// The answer is sent; keep the record even if the client is gone.
+	ctx := context.WithoutCancel(c.Request().Context())
+	if !storable(res.Status) || capture.overflow {
+		if err := s.store.ReleaseIdempotencyKey(ctx, account, key, r.id); err != nil {
+			s.logger.LogAttrs(ctx, slog.LevelError, "releasing an Idempotency-Key failed; it frees itself after the lock timeout",
+				slog.String("request_id", r.id), slog.Any("error", err))
+		}
+		return nil
+	}
+	headers := make(map[string]string, len(replayedHeaders))
+	for _, h := range replayedHeaders {
+		if v := res.Header().Get(h); v != "" {
+			headers[h] = v
+		}
+	}
+	now := s.now()
+	ok, err := s.store.CompleteIdempotencyKey(ctx, account, key, &sentstub.IdempotentResponse{
+		RequestID: r.id, Fingerprint: fp, Status: res.Status, Headers: headers, Body: capture.body.Bytes(),
+		StoredAt: now, ExpiresAt: now.Add(s.idem.ttl),
+	})
+	switch {
+	case err != nil:
+		s.logger.LogAttrs(ctx, slog.LevelError, "storing an idempotent answer failed",
+			slog.String("request_id", r.id), slog.Any("error", err))
+	case !ok:
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "an Idempotency-Key's lock timed out before its request finished; its answer is not stored",
+			slog.String("request_id", r.id), slog.String("idempotency_key", key))
+	}
+	return nil
+}
+
+func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
+	res := c.Response()
+	h := res.Header()
+	for k, v := range stored.Headers {
+		h.Set(k, v)
+	}
+	h.Set(headerReplayed, "true")
+	h.Set(headerOriginalRequest, stored.RequestID)
+	res.WriteHeader(stored.Status)
+	_, err := res.Write(stored.Body)
+	return err
+}
+
+// fingerprint identifies what a request asked for, to warn when a key is
+// reused for something else: method, path, x-profile-id and a body digest.
+func fingerprint(req *http.Request) string {
+	h := sha256.New()
+	io.WriteString(h, req.Method+"\n"+req.URL.Path+"\n"+req.Header.Get(headerProfileID)+"\n")
+	if req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			io.Copy(h, body)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// captureWriter passes a response through and keeps a copy of its body up
+// to limit bytes.
+type captureWriter struct {
+	http.ResponseWriter
+	body     bytes.Buffer
+	limit    int
+	overflow bool
+}
+
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if !w.overflow {
+		if w.body.Len()+len(b) > w.limit {
+			w.overflow = true
+			w.body = bytes.Buffer{}
+		} else {
+			w.body.Write(b)
+		}
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// idempotencyConfig is the policy, and the in-process waiting room.
+type idempotencyConfig struct {
+	ttl, wait, lockTimeout time.Duration
+	maxStored              int
+
+	mu      sync.Mutex
+	holders map[string]chan struct{} // slot -> closed when its request here finishes
+}
+
+// hold marks slot as running here; the returned func marks it finished and
+// wakes the requests here that wait for it.
+func (ic *idempotencyConfig) hold(slot string) (finished func()) {
+	ch := make(chan struct{})
+	ic.mu.Lock()
+	ic.holders[slot] = ch
+	ic.mu.Unlock()
+	return func() {
+		ic.mu.Lock()
+		if ic.holders[slot] == ch {
+			delete(ic.holders, slot)
+		}
+		ic.mu.Unlock()
+		close(ch)
+	}
+}
+
+// done returns a channel closed when slot's request here finishes, or nil
+// (never ready) when it is not running here.
+func (ic *idempotencyConfig) done(slot string) <-chan struct{} {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return ic.holders[slot]
+}
+
+// RunSweeper deletes expired idempotency records every interval until ctx
+// ends, so that the table does not grow without bound.
+func (s *Server) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.SweepIdempotencyKeys(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.logger.LogAttrs(ctx, slog.LevelWarn, "sweeping expired Idempotency-Keys failed", slog.Any("error", err))
+			} else if n > 0 {
+				s.logger.LogAttrs(ctx, slog.LevelDebug, "swept expired Idempotency-Keys", slog.Int("deleted", n))
+			}
+		}
+	}
+}
+
+// SweepIdempotencyKeys deletes every expired idempotency record, in
+// batches, and returns how many it deleted.
+func (s *Server) SweepIdempotencyKeys(ctx context.Context) (int, error) {
+	const batch = 1000
+	total := 0
+	for {
+		n, err := s.store.SweepIdempotencyKeys(ctx, s.now(), batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}
