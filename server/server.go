@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.filterOptions = openapi3filter.Options{
 		MultiError:              true,
-		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations
 		KeepValidatedValue:      true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}

@@ -30,6 +30,10 @@ var _ sentstub.Store = (*SQLiteStore)(nil)
 // every transaction (system calls that cost more than the transaction),
 // never answers SQLITE_BUSY, and makes ":memory:" one database for every
 // caller. A second process cannot open the file while the store is open.
+//
+// Because nothing else can write the file, the store keeps the webhooks it
+// has read in memory, written through on every change: a toggle is then
+// one UPDATE, and reads need no query at all.
 type SQLiteStore struct {
 	db   *sql.DB
 	conn *sql.Conn     // the one connection
@@ -38,10 +42,12 @@ type SQLiteStore struct {
 	begin, commit, rollback *sql.Stmt
 	findWebhook, update     *sql.Stmt
 	findByKey, findAccount  *sql.Stmt
-	claimKey, findKey       *sql.Stmt
-	completeKey, releaseKey *sql.Stmt
+	findKey, storeKey       *sql.Stmt
 	sweepKeys               *sql.Stmt
 	stmts                   []*sql.Stmt // all of the above, for Close
+
+	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
+	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -53,7 +59,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	dsn := ":memory:?_foreign_keys=1"
 	if path != ":memory:" {
 		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() +
-			"?_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL&_pragma=locking_mode(EXCLUSIVE)"
+			"?_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL&_pragma=locking_mode(EXCLUSIVE)&_pragma=page_size(1024)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -63,7 +69,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1)}
+	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), webhooks: map[uuid.UUID]*sentstub.Webhook{},
+		claims: map[claimSlot]sqliteClaim{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -99,10 +106,8 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
-		{sqliteClaimKey, &s.claimKey},
 		{sqliteFindKey, &s.findKey},
-		{sqliteCompleteKey, &s.completeKey},
-		{sqliteReleaseKey, &s.releaseKey},
+		{sqliteStoreKey, &s.storeKey},
 		{sqliteSweepKeys, &s.sweepKeys},
 	} {
 		stmt, err := s.conn.PrepareContext(ctx, p.query)
@@ -268,19 +273,45 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 // FindWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
 	err = s.read(ctx, func() error {
-		w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String()))
+		w, err = s.webhook(ctx, owner, id)
 		return err
 	})
-	return w, err
+	if err != nil {
+		return nil, err
+	}
+	return w.Clone(), nil
 }
 
-// UpdateWebhook implements sentstub.WebhookStore.
-func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
-	err = s.inTx(ctx, func() error {
+// webhook returns the cached webhook id of owner, reading it on a miss.
+// The caller holds the connection and must not modify the result.
+func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
+	w, ok := s.webhooks[id]
+	if !ok {
+		var err error
 		if w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String())); err != nil {
+			return nil, err
+		}
+		s.webhooks[id] = w
+	}
+	if w.OwnerID != owner {
+		return nil, notFoundWebhook()
+	}
+	return w, nil
+}
+
+// UpdateWebhook implements sentstub.WebhookStore. Holding the only
+// connection makes the read, update and write one atomic step; the write is
+// a single UPDATE, so it needs no explicit transaction.
+func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
+	var w *sentstub.Webhook
+	err := s.read(ctx, func() error {
+		cached, err := s.webhook(ctx, owner, id)
+		if err != nil {
 			return err
 		}
+		w = cached.Clone()
 		if !update(w) {
+			w = cached.Clone()
 			return nil
 		}
 		types, err := encodeEventTypes(w.EventTypes)
@@ -297,6 +328,7 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 			nullableMicros(w.UpdatedAt), id.String()); err != nil {
 			return fmt.Errorf("sqlite: update webhook: %w", err)
 		}
+		s.webhooks[id] = w.Clone()
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,5 @@
--- Idempotency records: a claim while the request runs (stored_at NULL),
--- then the stored response. expires_at is the claim's lock deadline, then
--- the end of the response's retention; a record past it counts as absent.
+-- Stored answers to idempotent requests, kept until expires_at. (Claims of
+-- requests in flight live in the process's memory: see sqlite_idempotency.go.)
 CREATE TABLE idempotency_keys (
     account_id  TEXT NOT NULL,
     key         TEXT NOT NULL,
