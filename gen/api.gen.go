@@ -57,6 +57,42 @@ func (e MetaVersion) Valid() bool {
 	}
 }
 
+// Defines values for SentstubSimulate.
+const (
+	SentstubSimulateIdempotencyUnavailable SentstubSimulate = "idempotency_unavailable"
+	SentstubSimulateInternalError          SentstubSimulate = "internal_error"
+)
+
+// Valid indicates whether the value is a known member of the SentstubSimulate enum.
+func (e SentstubSimulate) Valid() bool {
+	switch e {
+	case SentstubSimulateIdempotencyUnavailable:
+		return true
+	case SentstubSimulateInternalError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ToggleWebhookStatusParamsXSentstubSimulate.
+const (
+	ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable ToggleWebhookStatusParamsXSentstubSimulate = "idempotency_unavailable"
+	ToggleWebhookStatusParamsXSentstubSimulateInternalError          ToggleWebhookStatusParamsXSentstubSimulate = "internal_error"
+)
+
+// Valid indicates whether the value is a known member of the ToggleWebhookStatusParamsXSentstubSimulate enum.
+func (e ToggleWebhookStatusParamsXSentstubSimulate) Valid() bool {
+	switch e {
+	case ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable:
+		return true
+	case ToggleWebhookStatusParamsXSentstubSimulateInternalError:
+		return true
+	default:
+		return false
+	}
+}
+
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
 	Code    string `json:"code"`
@@ -162,6 +198,12 @@ type IdempotencyKey = string
 // ProfileID defines model for ProfileID.
 type ProfileID = openapi_types.UUID
 
+// SentstubDelay defines model for SentstubDelay.
+type SentstubDelay = string
+
+// SentstubSimulate defines model for SentstubSimulate.
+type SentstubSimulate string
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
@@ -194,7 +236,22 @@ type ToggleWebhookStatusParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it): the operation takes this long, up
+	// to 30s, so that clients can test timeouts and concurrent requests
+	// with one Idempotency-Key. Milliseconds or seconds: `500ms`, `7s`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it): make the request fail as
+	// production can. `internal_error`: the operation fails, 500
+	// INTERNAL_001. `idempotency_unavailable`: the idempotency store is
+	// down, 503 SERVICE_001, and the operation does not run (only with an
+	// Idempotency-Key).
+	XSentstubSimulate *ToggleWebhookStatusParamsXSentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
+
+// ToggleWebhookStatusParamsXSentstubSimulate defines parameters for ToggleWebhookStatus.
+type ToggleWebhookStatusParamsXSentstubSimulate string
 
 // ToggleWebhookStatusJSONRequestBody defines body for ToggleWebhookStatus for application/json ContentType.
 type ToggleWebhookStatusJSONRequestBody = ToggleWebhookStatusRequest
@@ -514,6 +571,28 @@ func NewToggleWebhookStatusRequestWithBody(server string, id openapi_types.UUID,
 			}
 
 			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
 		}
 
 	}
@@ -1473,6 +1552,36 @@ func (w *ServerInterfaceWrapper) ToggleWebhookStatus(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate ToggleWebhookStatusParamsXSentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ToggleWebhookStatus(ctx, id, params)
@@ -2020,69 +2129,73 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id openapi_types.
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Ft7c9s4kv8qXbit2qSGlCjLTmL5jy1PktlxTV4V27NbE/kkiGyJmJAABwBtKy599ysAfOthO/bt3Lju",
-	"L1ESHo1G96+fvCGhSDPBkWtFRjckRhqhtI8nEaaZ0Mi1/xmzhC4xMj9HqELJMs0EJyPySaJCruEqRg46",
-	"RpCoMsEVAlP2u9JCYgSUqyuUoAVQDkhlwlCCxD9yVBqumI7dYJoiVPuGS/8XXPaIR1QYY0rN7sjzlIy+",
-	"EC1zJBce0csMyYgoLRlfkNXKI//2jz+d+L+iVJbCLsFnMcLxpxO4dANAx1QX1GFk9jJEMWnOavbYtPfl",
-	"cNvOHyVbME4T/7M7mX+ygWUfOVCQlqNewTLHBhaBmLd+uYqFarNUFjfR5kpGtUZpFv9viX9Mvhz7v1H/",
-	"W+AfXvzwN7KZ1F0UnsV2Jzvg7wpYdAT4R04TBdMUNe0Vf01YNAW8DjHTIOpD7Wbid5Hqzu+fsRQ3UMtS",
-	"BJUZKVQoLxlfNHnoAeOQsiRhCkPBI+WkjULOmb4zqV8sgc/G4557ev6PVG0j95TyaCaut+uK4KDcmJJI",
-	"dQRc6NiQfkUVXEmmNfL7Sf7KIxmVNEXd1d9w+Qsu18k55+yPHOErLo1aIle5RGCV0ldCmEkRolKML3rw",
-	"PlcaZggDf+/gYMxpksWU5ylKFkIYU0lDs7sH8TKLkSsPhIScG0QJhUTVg/IuFVCJENIwxmjM50LC3j7E",
-	"IpcKMpSWKPMZ5kqLFGUPjiGlyVzIFCP7L1OwHwTw6/G7kzfHZycfP0yC4GVvzIlH8JqmWWKYYySMzsLB",
-	"3nAiUcvlgHiEmbM7mCMe4dSIFOlgTovxKb1+h3yhYzLaOzjwSMp4+X3gtYSE+t+O/d8C/3Dib5PmT1LM",
-	"WYInbzaJh/0Lzs9P3pgbUaHIsAUHBj0hjFkSmUsxg3vwkSdLEHJBOftGzUpjbuDtKy4VhJRDrswaTIE7",
-	"cg8MABazIXXXmQijM8LuFdIkYXwx5s01HV83cu7aLxbzWdRim7krqsmI5Ln9Z4O8lsBmxfVHGhWYZL6F",
-	"ghshNI80yxIWWjr6vyuH6dUV35CIakpGPE8Sj6CUQrrpkdmsJR3m8iPUlCWqHB+JcJLLxBxL60yN+v1I",
-	"hKpntLQXpX27nOqvrZKiUnRh5YZf0oRFcIWzWIivcPIG3Ll7ZGXGacuKGi8LmXz578Nvv2R7v7+5Moxh",
-	"KSpN04yMyF6w98IPhv5gcLY3GB0Eo/3D3otXL4PDveEPQTAKAuKRy9K0GUO08ojKQ6OfZDSnicJV8w7+",
-	"JnFORuS/+rWR77t/Vf+tOVypju4+1i1lZZpUrX4jmLY5MnWQOi2YOzXChxHMljBnmERj/my6nU9T8wAU",
-	"ZjQCFj23iNFe/2UxZMxrBOj6CFY+G77LmhOwiRPF+H578AbruHtyY+xmc3Xb9OZwew+vBZ8nLHxERXj9",
-	"8cNP705enz1EDTpr1Epw3HXkmOpekBEgmkik0RJmaOxcYVUw+usryrTJmenIOkJ3cGwNT5RmSQKMj82F",
-	"L2INdK6NmxwjXFGmn5hc/yTkjEUR8scT7OPzs58nQbD/vULdmN9EdZXP5yxkxg3KUKZMGRaqJyCq5Xmt",
-	"mJZugPGnrGfaNOYWiXXDWWDKOKkGh50LUsQqhcMA6/7Ck5Hb96hjEX0Q+jhJxJULg28R30e0wRnVMeA1",
-	"U1rBLNf2EmqgTS1t8Kxrk5/3ntINfKLLRNDoTIh3VC7wP3sBJZrPRGRBW1yihAG8Zz8+dbafmng6xHNO",
-	"LylL6CzBx0Pu07effz15/fYhHkl7iRq/X5uw0iUDQgRtrK6kkiVLyBsn+euDeeP805EFY1a7GC7zZuS1",
-	"ceijdnqJWkgfc7zGMNcYPTHcPuc017GQ7NudMPt+LsfggS5HW2TPFcrKwuY6Rq4NeU/BPTYQeu3TjPnG",
-	"z3AXZgNKZpNK8Kx0SgbT5y5f9JWLK17/vvekULVirD2J5d4bK0Y25ShFhlIzlxJxAtdORB77v138MLFZ",
-	"yJvhaj3J5JFrX8gIJRkNVg0JvSE0ipi5Epp8au3CNKb2oZOhqVamUtIlWbvXn4QEG9VbLYI5ZUkuUXlQ",
-	"SLXq5AGA0xSPQOgY5RVTCEZpzMWaT2dbXAa22FbMfsdQNw80XDV07GbbvHVG7K8aqnazfdyeS0qV+eAv",
-	"7gLquTU7azouuvSuPNJWibVrdeCyW6s+iDdmVIu4BhTdqpCFSHWYVwLJrunvsb3vfhMaKubNhEiQ8ra4",
-	"dbhXzvLciUvyCzI2Me5npImO1zmmNNW5ambBxVfikaY131iRaVHj1ti07fuCLe1Nm2h7z7pFRwkbyNxN",
-	"+n7+6TUMh8NDYBzOz147x/4lzCUNna5CxBZMK6A8AgpTh95TEPO5Qlu/qPKsEdXom61IMytdlixuXq7G",
-	"Yzd7M70L4Zf6njGzTK9AvjO3ZDXCZ8af0gVTYjIiC6bjfNYLRdo3tk7pfFY/0Iz1ixUNr1vyfFkj+K7i",
-	"WkuKO9fauKUmo+u1N114oV1bQdFawC7eHSdXdKksapnbohysPFflOXMZKb1urhPcBm6WlrelVj+AGCiU",
-	"bZ4nDyaoGHB2Z6n1yopVWVvriKlNJZRov1Feu0Q15fd+QvuY0rryyOMx4U66+ueeVSwWCf7LpehPLVw2",
-	"KjJtcGRqYhDqEjdX2A3Yoi1ioT4CkRrGRK7aHeZS2lqtHcIUzBOWZa6ivcu4eEQ1C6tzmid6i3L86rwS",
-	"dKDpOg8oSKQJU5qFMKdf0d6SyLW9NeOGUr60FdjddFgXYU1lCp5t8uC4MqEVu8RJ6SDZmiLjLDWAF1Sr",
-	"Ma5xYStr9aENRoYSTRwwofo2y33WQL96Des0MZUldDlxNbubTglzhz/kEeRRJhjXpdPVsIM2yPnHqN8n",
-	"OwHbI3iJXE/mLClL0w93Re/sM76s9jdD7rNLY5EXK484N2B3VbMjsC0l2S5TByuPJFTpSYQJu0S5nBge",
-	"p5m+w52vg3WThqBcubYOzU0etvjAWmItl5NQ5C6qTum1E2tXJnfPg10i/sroNVtwxhcThaFEvQ4op7EJ",
-	"BxmHubF2gidLE1M4vbAqLoXBEt/NP3JGEc0Zr2KUCJg4W3iveMGgosj1pOgaaZ1usBc0znew63yHK4/k",
-	"WXRHDd7N8P2u72MlsKXbHX1d421TJtt60dXS9t2u82OHyO6WOW8zKLaArsWzi+2A+7AYq0Tt7wmySq/t",
-	"LxVgmY0wzCXTy1NDjGPVccZ+weVx7gKvjpvJW3Ud48eV5aCiy6S3vTGkSPnUKEntTi5HxPhcbPEd8plC",
-	"DWIOReLs7wouh1DclrIb26690pEBlmYJpuZb7YTNlmMeG3CYS5E2VsryWcJCiESYmxmuXAW24638rWpd",
-	"ZHyRICiRyxDHXMxBy1zHZeErk8KwdQTT1PgTC+QoqcYp6FxyBUwD40VTzT8FhImtJhqKdIxj/jaMhU1R",
-	"ozTjUM5piM5DKn4tciuoHJZVWVu6oIwrDUx7ZrkxN3M0Kq2qKdWMonGwntIb8zF/2/638FfL8oYjwfIL",
-	"kF9iIjIcwbQQtqkHUyNtU2/Mp1bepvZQtjNw2oPO2iGVkqGCaTORNoVntp8QtBjztZbC554Z3cjZFRt0",
-	"cmlTl6zWTNtWr5LirqQ8K6Xk+YaUp8iQ04yRERn2gt7QOeOx1Yp+bHMR38zzwlklgy9WXk4iMiL/RP1z",
-	"MaTTybQXBPfLNpfpDSK+kjvnXYtcybaioWuvsD0Grimy19J/MvpyYWAnTalckhF5xy6RmwmFcFu9KhYx",
-	"XKYLZRDnVOczcmEW6ttmjp3s+exG/B/kjhHgGTWKYYMDZbu1DoLhdxLWqSo9KoWRwKIqYEndfYuG46x7",
-	"jR4wreoFGQ+TPMJo861eDvtFj5bq37Bo1dc2KPTrDFxGdbjJUhinwqKVkBAhrb7SqulrXjQUtOobdYun",
-	"QaZjDnhtmM40TCtXZWrCSFWAvnH1joDyMqpsjTOxpHIA24oze3CKWpetwUV0GmNFWtmbFFMFYUz5wjHd",
-	"xoNjXpzNRonVFImWqOkmb2ZqQt+gB/9iOh7z6bgMXcdkZGwITqt2X1Z1+5amodXu3Yhax9yGrQZQl2bm",
-	"tOo0LtZ0eNjWwg0hPWn3CX/ZZIKLM9re716rozbanx/QF7OXfvgqOvT3MZj7dDDb88NhtI8H8xf05exV",
-	"6RHYHETlD1hndXuz9S3tosYNKpHcZ66b0L9jH+ZmPayZ0O90St9hRt3Gu7rwyhzkjyJa3g9BGgFikcio",
-	"chz3K8LtSN1sABijZWmml87kWw9fAVUwvVlNe3Be1N9s0cb1abMFF/b1iNVDwbz0yzcnRoJ2uqMoYw78",
-	"wcHZIBgNg1EQVOXLdk6DfDQ+MnwQms2L7VU3GqrLsgVBNi9WwZ31stcDobIK3MwhfClLQtY2YpolBuqM",
-	"x21Ls3dVkrXb354FcETsjOXdkFZEPlwPrt2oteh2GLTj1IL1e34wOAsOR0GD9XWI5NZ6xOp0sHd7ddoA",
-	"x531ohsnbrG2lRmoui+d2euUnbe8EbWrALxpyqaXlO5ZwN7yotHuVTZN+pPL4Z33ZXbPLQfaS9x3yLNp",
-	"RoVQ/cY7BXbK4PYprZ4RO2l4+6S6sdXO2H+8ZpPPb08/nn+2PT6vvrfhpLNGbTUL7bDu5Vzk/NGbTV79",
-	"Kc0mpTZXrrNtnjR+qXvVRbnXEG0jQu1+/r+q/+83ZO0HB7cr01q3rZ14ePvE6rUJM2FwB7XtdpXaIDB4",
-	"POU9+XD29vOH43cP6RbrrNF464JDzvE6w9AEQa4ULUIb9URwFbOkMGJl0FNqRRHJPa6mD//zbWUbzt8z",
-	"/p8Lq7hGyWliYqiIqTARCqOj7tu2c8YjVTSx5zY0buTf/q4gEYsn1c57cBdbtqHn16YcqiSDizW68lRn",
-	"E8r0G7lYdXIV7VzzlwsTOzlmbwpEy4xeJkWU226YOpnn7kjV79bYvB0IbnMdJnqhUSRRqefEI20loxkr",
-	"dcwGbwXZN2WcWpFvwsDOm9tlbN1OkzGtMJkfQWPl2vZYQs3YtFfHwjbhsrpY/U8AAAD//w==",
+	"7Fx7c9u2lv8qZ7CdaTwlJcqy41j5446bpLee5jWx3dtp5BUh8khEQwIsANpWvPruOwBIiqQethPv7TZz",
+	"/4os4XFwHj+cF3JLIpHlgiPXioxuSYI0Rmk/nsaY5UIj1/4HzFO6wNh8HaOKJMs1E5yMyHuJCrmG6wQ5",
+	"6ARBosoFVwhM2b+VFhJjoFxdowQtgHJAKlOGEiT+WaDScM104gbTDKHeN1r4v+CiRzyiogQzanZHXmRk",
+	"9JFoWSC59Ihe5EhGRGnJ+Jwslx75zT95f+r/ilJZCrsEnycIJ+9P4coNAJ1QXVKHsdnLEMWkOavZY9Pe",
+	"V8NtO7+TbM44Tf0P7mT+6QaWveNAQVqOeiXLHBtYDGLW+uY6EarNUllKos2VnGqN0iz+3xL/nHw88X+n",
+	"/ufAP7784TuymdRdFJ4ndic74HsFLH4O+GdBUwVhhpr2yp8mLA4BbyLMNYjVoXYz8YtIdef3z1mGG6hl",
+	"GYLKjRYqlFeMz5s89IBxyFiaMoWR4LFy2kah4Ezfm9SPlsAn43HPfdr7R6a2kXtGeTwVN9ttRXBQbkxF",
+	"pHoOXOjEkH5NFVxLpjXyh2n+0iM5lTRD3bXfaPELLtbJueDszwLhEy6MWSJXhURgtdHXSphLEaFSjM97",
+	"8KZQGqYIA3//8HDMaZonlBcZShZBlFBJI7O7B8kiT5ArD4SEghtEiYRE1YNKlgqoRIholGA85jMhYf8A",
+	"ElFIBTlKS5T5NyqUFhnKHpxARtOZkBnG9lem4CAI4NeT16cvT85P372dBMFRb8yJR/CGZnlqmGM0jE6j",
+	"wf5wIlHLxYB4hJmzO5gjHuHUqBTpYE6L8Rm9eY18rhMy2j889EjGePX3wGspCfU/n/i/B/7xxN+mze+l",
+	"mLEUT19uUg/7E1xcnL40ElGRyLEFBwY9IUpYGhuhmME9eMfTBQg5p5x9pmalMTfw9gkXCiLKoVBmDabA",
+	"HbkHBgDL2ZA5cabC2Iywe0U0TRmfj3lzTcfXjZy78cvFfBa32GZkRTUZkaKwv6zz4sxcOrqYvsSUbtDP",
+	"M11MQZjjPaE56xnT6cUZsDk3qgRM740sxSJHaakETT+hcqc1R/KgyMdcCxgGygMlHNZHKTP7WuZoy1WW",
+	"oSi0AspjiASPCikb+q/G3CKG4OtXE7xpAouQUH4cQXgYBJkKPQiPVLiDfb/5FRd8x4ZdAHQ78A6XTzL1",
+	"P2rvu50cPWNZkVKNX8bUjH5q692MshSoGvNciriILK8jynsQMm4IpOkEpRQy7ArETFQeHAbBmJ++PX/1",
+	"4e3J60kQDMzMFSsnBadXlKV0mmK5RONX50EAU2Mei2tuVhvC2asPv56+eGXW8qzc2vvGApVBVJAFhyf2",
+	"uA71+Zh3ZLh3P+HUHN0EyW0umNU2H24LbFf3u0XtH2lcXs3mr0hwg8XmI83zlEX2fP0/lHNtaqS7JTHV",
+	"lIx4kaYecWTY6bHZrAWSBgNj1EYy1fhYRJNCpoYDWudq1O/HIlKVcvTtcqq/tkqGStG5hU9+RVMWwzVO",
+	"EyE+welLcObfI0szTlt2rdyGEpqPfjv+/Eu+/8fLa6PNLEOlaZaTEdkP9p/6wdAfDM73B6PDYHRw3Hv6",
+	"7Cg43h/+EASjICAeuao8POOPLT2iishcU2Q0o6nCZVNO30mckRH5r/7K1+27X1X/lTlcdSs5eaw7jLWH",
+	"pla30AjCNkdCp2NhydzQYDDGMF3AjGEaj/mTcDufQvMBKExpDCzesxdne/2jcsiYry7CLh5ZVW648Gu+",
+	"8CZOlOP77cEbnMTdkxtjN3ttd01vDrdyeCH4LGXRIxrCi3dvf3p9+uL8a8ygs8bKCE668QxTXQEZBaKp",
+	"RBovYIrG3SudK4z//oYSNjkTjmw8cI/4zvBEaZamwPjYCHyeaKAzbaLFBOGaMv2N6fVPQk5ZHCN/PMU+",
+	"uTj/eRIEB1+q1I35TVRXxWzGIuMvGW88Y8qwUH0Dqlqd16pp5Q2bsMIGaE2f1iKxbvjMzHkWdMydJ16G",
+	"7KXfDOtu8zejt29QJyJ+K/RJmoprlw26Q30f8Q7OqU4Ab5jSCqaFtkJYAW1maYMn3Tt5r/ctSeA9XaSC",
+	"xudCvKZyjv9eAVRoPhWxBW1xhRIG8Ib9+K2z/QzlFYvwouHJPxpyNyKZLwXv9hIr/H5BI3PnOuJBm1tX",
+	"UsnSBTRjkr8/mDfOvyN8bB76eTvLSi2kjzneYFRojL8x3L7gtNCJkOzzvTD7YS7H4CtdjrbKXiiU9Q1b",
+	"6AS5NuR9C+6xgdAbn+bMN36GE5gNKJnNrcKTyikZhHsubfqJi2u++n7/m0LVmrH2JJZ7L60a2cSXFDlK",
+	"zVxKxClcOx124v9++cPEZcWGy/VsmEdufCFjlGQ0WDY09JbQOGZGJDR939qFaczsh06Gpl6ZSkkXZE2u",
+	"PwkJNqpfpbwKicqDUqtVJw8AnGb4HIROUF4zhWCMxgjW/OvuFleIKLcV0z8w0s0DDZcNG7vdNm+dEQfL",
+	"hqndbh+375JSVVnkoxPAau6KnSs6Lrv0Lj3SNok1sTpw2W1Vb8VLM6pFXAOK7jTIUqU6zKuAZNf0N9je",
+	"96AJDTXzpkKkSHlb3Trcq2Z57sQV+SUZmxj3M9JUJ+scU5rqQjUzj+IT8cgdGcYONW6NTdu+KdnS3rSJ",
+	"tg8s33WMsIHM3bT0h59ewHA4PAbG4eL8hXPsj2AmaeRsFWI2Z2WOnkLo0DsEMZsptGW8utwQU42+2Yo0",
+	"izNV5e72aDkeu9mb6Z0Lv7L3nJlleiXynbsl6xE+M/6ULpmSkBGZM50U014ksr4q88arDzRn/XJFw+uW",
+	"Pl+tEHxXjbmlxR2xNqTUZPRq7U0CL61rKyjaG7CLdyfpNV0oi1pGWpSD1ee6Sm2EkdGb5jrBXeBmaXlV",
+	"WfVXEAOlsc2K9KsJKgec31trvapwW5WYO2pqUwkV2m/U1y5RTf19mNI+prYuPfJ4TLiXrf61ZxXzeYr/",
+	"cin6MwuXjYpMGxyZmhiEusLNjSYGbNHWclE/B5EZxsSu6aOqMrohTMEsZXnuGjt2XS4eUc3+ghktUr3F",
+	"OH51Xgk60HQNOBQk0pQpzSKY0U9opSQKbaVm3FDKF7YRYTcd1kVYM5mSZ5s8OK5MaMWucFI5SLa0zjjL",
+	"DOAF9WqMa5zbItzq0AYjI4kmDphQfdfNfd5Av9Ua1mliKk/pYuLKe7edSv4Of8gjyONcMK4rp6txD9og",
+	"5x+jfp/sBGyP4BVyPZmxtOrQ+HpX9N4+41G9vxnykF0aizxdesS5AbuL+x2FbRnJdp06XHokpUpPYkzZ",
+	"FcrFxPA4y/U9ZL4O1k0agmrl1e3Q3OTrFh/Ym1jLxSQShYuqM3rj1Np1i7jPg10q/szYNZtzxucThZFE",
+	"vaF0n5hwkHGYmdvOFrWnC3B2YU1cCoMlvpv/3F2KaM54naBEwNTdhQ+KF8rmiEnZ2NA63WA/aJzvcNf5",
+	"jpceKfL4nha8m+EHXd/HamDLtjv2usbbpk627aJrpW3ZrvNjh8ru1jlvMyi2gK7Fs8vtgPt1MVaF2l8S",
+	"ZFVe298qwDIbYVRIphdnhhjHqpOc/YKLk8IFXh03k7fqOsaPq8pBZbNVb3t/VJnyWaEktTu5HBHjM7HF",
+	"dyimCjWIGZSJs+8VXA2hlJayG9uGpsqRAZblKWbmr5UTNl2MeWLAYSZF1lgpL6YpiyAWUWFmuHIV2MbP",
+	"6ru6g5fxeYqgRCEjHHMxAy0LnVSFr1wKw9YRhLZvaI4cJdUYgi4kV8A0MF72lv1TlN1XVcvOmL+KEmFT",
+	"1CjBttHMaITOQyq/LXMrqByW1VlbOqeMKw1M2w6gMTdzNCqt6in1jLJ/djWlN+Zj/qr9a+mvVuUNR4Jr",
+	"j0J+hanIcQRhqWyhB6HRttAb89A1P9lD2QbZsAedtSMqJUMFYTORFsIT21YLWoz5WmftnmdGN3J25Qad",
+	"XFrZXKaZth2PFcVdTXlSacnehpSnyJHTnJERGfaC3tA544m1in5icxGfzee5u5XqNqvTmIzIP1H/XA7p",
+	"dDLtB8HDss1VeoOIT+TeedcyV7KtaOjaK2yPgesN7rXsn4w+XhrYyTIqF2REXrMr5GZCqdzWrspFDJfp",
+	"XBnEOdPFlFyahfq2mWMnez64Ef8PuWMUeEqNYdjgQNlurcNg+IWEdapKj0ph3dHnSN0tRcNx1hWjB0yr",
+	"1YKMR2kRY7xZqlfDftmjpfq3LF72tQ0K/VUGLqc62nRTGKfCopWQECOt/6R109esbCho1TdWnc4GmU44",
+	"4I1hOtMQ1q5KaMJIVYK+cfWeA+VVVNkaZ2JJ5QC2FWf24Ay1rjrky+g0wZq0qjcpoQqihPK5Y7qNB8e8",
+	"PJuNEuspEi1R4SZvJjShb9CDfzGdjHk4rkLXMRmZOwTDuuud1U3vdTdn89VDI2odcxu2GkBdmJlh3XBf",
+	"runwsG2FG0J60m6X/7jpCi7PaJ9A9FqN5fHB7JA+nR750bP42D/AYObTwXTfj4bxAR7OntKj6bPKI7A5",
+	"iNofsM7q9jcHd3RNGzeoQnKfuW5C/559mJvtcMWEfufBwD1mrLrZ7zG43e79gAl17+3y0qsSnT+KePEw",
+	"mGpEoWW2pE6kPKzStyM/tAHFjClnuV44v8KGEQqogvB2Gfbgoizy2cqQexPhWrFji8Vfd2NUzv/m7EvQ",
+	"zqmUtdKBPzg8HwSjYTAKgrpG2k6ckHfGEYe3QrNZub3qhlyr2m9JkE2+1ZhqXfn1aKsqNTcTFR+rupO9",
+	"gDHLjSrYAoat/97XEtekvz3V4IjYmTBwQ1ph/3A9gnej1kLoYdAOhkvW7/vB4Dw4HgUN1q/iMLfWI5bA",
+	"g/27S+AGne5tF91gdMuVXt81dYunu1s7te0trw93VZk3Tdn0IPCBVfItj/p2r7Jp0l9cc++8Tds9txpo",
+	"hXjgkGfTjBqh+o2HC3bK4O4prcYUO2l496RV96ydcfB4HS0fXp29u/hgG4mefWlXS2eN1dVcWof1YWei",
+	"4I/e0fLsL+loqay59s9th6Zxft2zMuWe/Npuh5WP+x9T/7/v+joIDu82prWWXjvx+O6J9dsMM2FwD7Pt",
+	"tq7aSDN4PONtPi/7UuPtrNF42sGh4HiTY2QiLVfvFpENrWK4TlhaXmJVZFVZRRkuPq6lD//9vWsbzt8z",
+	"/p+L3crXbyZQi5mKUqEwft592T5jPFZlp3xh4+9Gku97BamYf1M9w4f3ucs2NBbbvEadyXCxRlefVimL",
+	"KsdHLpedhEg7of3x0sROjtmbot0qbdh44FlnDJ2M1OoBj00OguA2oWKiFxrHEpXaIx5pG1njiakN3kqy",
+	"b6tguCbfRIOd/yWhCuDbuTimFaaz59B8vFrfPZZQMzbrrQJum9VZXi7/NwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,9 +28,11 @@ const (
 )
 
 const (
-	headerIdempotencyKey  = "Idempotency-Key"
-	headerReplayed        = "Idempotent-Replayed"
-	headerOriginalRequest = "X-Original-Request-Id"
+	headerSimulate          = "X-Sentstub-Simulate"
+	simulateIdempotencyDown = "idempotency_unavailable"
+	headerIdempotencyKey    = "Idempotency-Key"
+	headerReplayed          = "Idempotent-Replayed"
+	headerOriginalRequest   = "X-Original-Request-Id"
 )
 
 // replayedHeaders are the response headers stored with a response and
@@ -69,6 +72,10 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		ctx := c.Request().Context()
+		if c.Request().Header.Get(headerSimulate) == simulateIdempotencyDown {
+			return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: "Cache service temporarily unavailable",
+				Cause: errors.New("simulated (X-Sentstub-Simulate: idempotency_unavailable)")}
+		}
 		// The calling account is the key's owner: an organization stays the
 		// same account whatever x-profile-id it sends.
 		account := r.caller.ID

@@ -336,3 +336,30 @@ func TestIdempotentReplaySurvivesRestart(t *testing.T) {
 	e.URL = m.URL()
 	wantReplayOf(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "across-restart"), first)
 }
+
+// The stub-only headers that let client developers produce every answer.
+func TestSimulationHeaders(t *testing.T) {
+	st := newCountingStore(t)
+	e := newEnv(t, st, withIdempotency(200*time.Millisecond, 0))
+	r := e.toggle(t, orderID, str(`{}`), "X-Sentstub-Simulate", "internal_error")
+	wantError(t, r, 500, "INTERNAL_001", "An unexpected error occurred while toggling the webhook status")
+	wantError(t, e.toggle(t, orderID, str(`{}`), "X-Sentstub-Simulate", "idempotency_unavailable", "Idempotency-Key", "sim"),
+		503, "SERVICE_001", "Cache service temporarily unavailable")
+	if n := st.updates.Load(); n != 0 {
+		t.Errorf("a simulated failure ran the toggle %d times", n)
+	}
+	wantError(t, e.toggle(t, orderID, str(`{}`), "X-Sentstub-Simulate", "meteor"), 400, "VALIDATION_001", "")
+	wantError(t, e.toggle(t, orderID, str(`{}`), "X-Sentstub-Delay", "31s"), 400, "VALIDATION_001", "")
+	wantError(t, e.toggle(t, orderID, str(`{}`), "X-Sentstub-Delay", "soon"), 400, "VALIDATION_001", "")
+
+	// A slow original and a duplicate: 409 after the wait.
+	start := time.Now()
+	done := make(chan response)
+	go func() { done <- e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "slow", "X-Sentstub-Delay", "600ms") }()
+	time.Sleep(100 * time.Millisecond)
+	wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "slow"), 409, "CONFLICT_001", "")
+	wantOK(t, <-done)
+	if time.Since(start) < 600*time.Millisecond {
+		t.Errorf("X-Sentstub-Delay did not delay")
+	}
+}
