@@ -120,10 +120,12 @@ func BenchmarkLoopback(b *testing.B) {
 			hs := &http.Server{Handler: target.handler(b)}
 			go hs.Serve(ln)
 			defer hs.Shutdown(context.Background())
+			defer b.StopTimer()
 			url := "http://" + ln.Addr().String() + "/v3/webhooks/" + orderID + "/toggle-status"
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 			b.SetParallelism(8) // 8 x GOMAXPROCS concurrent requests
 			b.ReportAllocs()
+			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

@@ -355,7 +355,9 @@ func TestSimulationHeaders(t *testing.T) {
 	// A slow original and a duplicate: 409 after the wait.
 	start := time.Now()
 	done := make(chan response)
-	go func() { done <- e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "slow", "X-Sentstub-Delay", "600ms") }()
+	go func() {
+		done <- e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "slow", "X-Sentstub-Delay", "600ms")
+	}()
 	time.Sleep(100 * time.Millisecond)
 	wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "slow"), 409, "CONFLICT_001", "")
 	wantOK(t, <-done)
