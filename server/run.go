@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -21,8 +23,19 @@ import (
 // Options are the settings of the sentstub binary.
 type Options struct {
 	Addr     string // listen address; port 0 picks a free port
-	DB       string // SQLite file, or ":memory:"
+	DB       string // SQLite file, ":memory:", or a postgres:// or postgresql:// URL
 	Fixtures string // fixtures file; "" loads the demo fixture
+
+	// PostgreSQL only: see store.PostgresOptions. Zero keeps the URL's
+	// setting or the driver's default.
+	DBMaxConns         int
+	DBConnectTimeout   time.Duration
+	DBStatementTimeout time.Duration
+
+	// Idempotency-Key policy (see Config).
+	IdempotencyWait        time.Duration
+	IdempotencyLockTimeout time.Duration
+	SweepInterval          time.Duration // how often expired Idempotency-Keys are deleted
 
 	LogLevel slog.Level
 
@@ -44,6 +57,13 @@ func DefaultOptions() Options {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
+
+		DBConnectTimeout:   10 * time.Second,
+		DBStatementTimeout: 10 * time.Second,
+
+		IdempotencyWait:        DefaultIdempotencyWait,
+		IdempotencyLockTimeout: DefaultIdempotencyLockTimeout,
+		SweepInterval:          time.Minute,
 	}
 }
 
@@ -60,12 +80,52 @@ func ParseOptions(args []string, getenv func(string) string, output io.Writer) (
 		}
 		return def
 	}
+	var envErrs []error
+	envInt := func(name string, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
+		}
+		return n
+	}
+	envDuration := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
+		}
+		return d
+	}
 	fs.StringVar(&o.Addr, "addr", env("SENTSTUB_ADDR", o.Addr), "listen address (env SENTSTUB_ADDR)")
-	fs.StringVar(&o.DB, "db", env("SENTSTUB_DB", o.DB), "SQLite database file, or :memory: (env SENTSTUB_DB)")
+	fs.StringVar(&o.DB, "db", env("SENTSTUB_DB", o.DB), "SQLite database file, :memory:, or a postgres:// URL shared by replicas (env SENTSTUB_DB)")
+	fs.IntVar(&o.DBMaxConns, "db-max-conns", envInt("SENTSTUB_DB_MAX_CONNS", o.DBMaxConns), "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs) (env SENTSTUB_DB_MAX_CONNS)")
+	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", envDuration("SENTSTUB_DB_CONNECT_TIMEOUT", o.DBConnectTimeout), "PostgreSQL connect timeout; 0 keeps the URL's (env SENTSTUB_DB_CONNECT_TIMEOUT)")
+	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", envDuration("SENTSTUB_DB_STATEMENT_TIMEOUT", o.DBStatementTimeout), "PostgreSQL statement_timeout; 0 keeps the server's (env SENTSTUB_DB_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&o.IdempotencyWait, "idempotency-wait", envDuration("SENTSTUB_IDEMPOTENCY_WAIT", o.IdempotencyWait), "how long a request waits for one in flight with the same Idempotency-Key before 409 (env SENTSTUB_IDEMPOTENCY_WAIT)")
+	fs.DurationVar(&o.IdempotencyLockTimeout, "idempotency-lock-timeout", envDuration("SENTSTUB_IDEMPOTENCY_LOCK_TIMEOUT", o.IdempotencyLockTimeout), "how long a request in flight holds its Idempotency-Key if its process dies (env SENTSTUB_IDEMPOTENCY_LOCK_TIMEOUT)")
 	fs.StringVar(&o.Fixtures, "fixtures", env("SENTSTUB_FIXTURES", o.Fixtures), "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture (env SENTSTUB_FIXTURES)")
 	level := fs.String("log-level", env("SENTSTUB_LOG_LEVEL", "info"), "debug, info, warn or error (env SENTSTUB_LOG_LEVEL)")
+	if err := errors.Join(envErrs...); err != nil {
+		return o, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.DBMaxConns < 0 || o.DBMaxConns > math.MaxInt32 {
+		return o, fmt.Errorf("--db-max-conns: %d is out of range", o.DBMaxConns)
+	}
+	if o.DBConnectTimeout < 0 || o.DBStatementTimeout < 0 {
+		return o, errors.New("--db-connect-timeout and --db-statement-timeout must not be negative")
+	}
+	if o.IdempotencyWait <= 0 || o.IdempotencyLockTimeout <= 0 {
+		return o, errors.New("--idempotency-wait and --idempotency-lock-timeout must be positive")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -83,12 +143,19 @@ type Main struct {
 	ln     net.Listener
 	served chan error
 	opts   Options
+
+	stopSweeper context.CancelFunc
+	sweeperDone chan struct{}
 }
 
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
 // Shutdown. It returns once the listener is open.
 func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error) {
-	st, err := store.OpenSQLite(ctx, opts.DB)
+	st, err := store.Open(ctx, opts.DB, store.PostgresOptions{
+		MaxConns:         int32(opts.DBMaxConns),
+		ConnectTimeout:   opts.DBConnectTimeout,
+		StatementTimeout: opts.DBStatementTimeout,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +163,8 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 		st.Close()
 		return nil, err
 	}
-	srv, err := New(Config{Store: st, Logger: logger})
+	srv, err := New(Config{Store: st, Logger: logger,
+		IdempotencyWait: opts.IdempotencyWait, IdempotencyLockTimeout: opts.IdempotencyLockTimeout})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -122,6 +190,12 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 		served: make(chan error, 1),
 	}
 	go func() { m.served <- m.server.Serve(ln) }()
+	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopSweeper, m.sweeperDone = stop, make(chan struct{})
+	go func() {
+		defer close(m.sweeperDone)
+		srv.RunSweeper(sweepCtx, opts.SweepInterval)
+	}()
 	return m, nil
 }
 
@@ -152,6 +226,8 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 // Shutdown stops accepting connections, lets requests in flight finish
 // (until ctx ends), and closes the store.
 func (m *Main) Shutdown(ctx context.Context) error {
+	m.stopSweeper()
+	<-m.sweeperDone
 	err := m.server.Shutdown(ctx)
 	if serveErr := <-m.served; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
@@ -174,7 +250,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	logger.Info("sentstub listening", "addr", m.Addr(), "db", opts.DB, "fixtures", fixturesName(opts.Fixtures))
+	logger.Info("sentstub listening", "addr", m.Addr(), "db", store.RedactDSN(opts.DB), "fixtures", fixturesName(opts.Fixtures))
 	select {
 	case <-ctx.Done():
 	case err := <-m.served:
