@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.filterOptions = openapi3filter.Options{
 		MultiError:              true,
-		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations; see operations
 		KeepValidatedValue:      true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
@@ -150,9 +150,13 @@ func operations(doc *openapi3.T) map[string]*operation {
 			if op.Security != nil {
 				security = *op.Security
 			}
+			// Request validation skips security: authenticate has already
+			// run, so the route it validates with declares none.
+			unsecured := *op
+			unsecured.Security = &openapi3.SecurityRequirements{}
 			ops[method+" "+echoPath] = &operation{
 				id:      op.OperationID,
-				route:   &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				route:   &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: &unsecured},
 				secured: len(security) > 0,
 				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
 					declaresHeader(item, op, headerIdempotencyKey),

@@ -80,12 +80,24 @@ func (s *Server) readBody(req *http.Request) error {
 		req.Body, req.ContentLength = http.NoBody, 0
 		return nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(nil, req.Body, s.bodyLimit))
+	var data []byte
+	var err error
+	if req.ContentLength > 0 {
+		// The length is known and within the limit: one exact read.
+		data = make([]byte, req.ContentLength)
+		_, err = io.ReadFull(req.Body, data)
+	} else {
+		data, err = io.ReadAll(http.MaxBytesReader(nil, req.Body, s.bodyLimit))
+	}
 	req.Body.Close()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return bodyTooLarge(s.bodyLimit)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
+				Details: map[string][]string{bodyField: {"is shorter than its Content-Length"}}}
 		}
 		return fmt.Errorf("read request body: %w", err)
 	}
