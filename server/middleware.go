@@ -33,7 +33,7 @@ const (
 // the status that was sent.
 func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
-		r := &request{id: newRequestID(), start: time.Now(), op: s.ops[c.Request().Method+" "+c.Path()]}
+		r := &request{id: newRequestID(), start: time.Now(), op: s.ops[routeKey{c.Request().Method, c.Path()}]}
 		req := c.Request()
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestKey{}, r)))
 		res := c.Response()

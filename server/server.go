@@ -53,7 +53,7 @@ type Server struct {
 	bodyLimit int64
 
 	echo          *echo.Echo
-	ops           map[string]*operation // by method and Echo path, "PATCH /v3/webhooks/:id/toggle-status"
+	ops           map[routeKey]*operation // by method and Echo path
 	filterOptions openapi3filter.Options
 	idem          idempotencyConfig
 
@@ -62,6 +62,10 @@ type Server struct {
 	// cached, so keys another replica provisions are seen at once.
 	keys sync.Map // sentstub.KeyHash -> *sentstub.Account
 }
+
+// routeKey names a route as Echo does: method and path pattern, such as
+// PATCH and /v3/webhooks/:id/toggle-status.
+type routeKey struct{ method, path string }
 
 // operation is an operation of the OpenAPI document, as routed by Echo.
 type operation struct {
@@ -133,8 +137,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // operations indexes the document's operations the way Echo names their
 // routes: "{id}" becomes ":id".
-func operations(doc *openapi3.T) map[string]*operation {
-	ops := map[string]*operation{}
+func operations(doc *openapi3.T) map[routeKey]*operation {
+	ops := map[routeKey]*operation{}
 	for path, item := range doc.Paths.Map() {
 		echoPath := path
 		for {
@@ -154,7 +158,7 @@ func operations(doc *openapi3.T) map[string]*operation {
 			// run, so the route it validates with declares none.
 			unsecured := *op
 			unsecured.Security = &openapi3.SecurityRequirements{}
-			ops[method+" "+echoPath] = &operation{
+			ops[routeKey{method, echoPath}] = &operation{
 				id:      op.OperationID,
 				route:   &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: &unsecured},
 				secured: len(security) > 0,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -33,6 +34,10 @@ func bodyTooLarge(limit int64) *sentstub.Error {
 		Details: map[string][]string{bodyField: {fmt.Sprintf("must not exceed %d bytes", limit)}}}
 }
 
+// pathParamsPool recycles the path-parameter maps that validation needs
+// only while it runs.
+var pathParamsPool = sync.Pool{New: func() any { return map[string]string{} }}
+
 // validate checks the request against its operation in the OpenAPI
 // document: parameters, headers and body, collecting every problem. The
 // body is read once, bounded, and left on the request with the value
@@ -50,7 +55,11 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		var params map[string]string
 		if names := c.ParamNames(); len(names) > 0 {
-			params = make(map[string]string, len(names))
+			params = pathParamsPool.Get().(map[string]string)
+			defer func() {
+				clear(params)
+				pathParamsPool.Put(params)
+			}()
 			for i, name := range names {
 				params[name] = c.ParamValues()[i]
 			}
