@@ -31,17 +31,19 @@ check-generated:
 build:
 	$(GO) build -o $(BIN) ./cmd/sentstub
 
-## run: serve the demo fixture on 127.0.0.1:8080 from a fresh in-memory database
+## run: serve the demo fixture on 127.0.0.1:8080, keeping state in ./sentstub.db
 run:
-	$(GO) run ./cmd/sentstub --db :memory:
+	$(GO) run ./cmd/sentstub
 
 ## test: generated code check, vet, and every test with the race detector
 test: check-generated lint
 	$(GO) test -race -count=1 $(PKGS)
 
-## bench: the in-process pipeline and loopback throughput benchmarks
+## bench: the in-process pipeline, the idempotency store with a million keys, and loopback throughput
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./server/
+	$(GO) test -run '^$$' -bench 'Toggle' -benchmem -count 3 ./server/
+	$(GO) test -run '^$$' -bench 'KeyedToggle' -benchmem -count 1 ./store/
+	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 1x -count 1 ./server/
 
 ## lint: gofmt and go vet
 lint:

@@ -111,9 +111,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.filterOptions = openapi3filter.Options{
-		MultiError:              true,
-		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations; see operations
-		KeepValidatedValue:      true,
+		MultiError:         true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations; see operations
+		KeepValidatedValue: true,
+		// Defaults are the handler's business (an omitted sandbox is false);
+		// setting them would make kin-openapi re-encode every body.
+		SkipSettingDefaults:     true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
 	if s.idem.maxStored <= 0 {

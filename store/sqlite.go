@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"modernc.org/sqlite"
@@ -41,6 +44,7 @@ type SQLiteStore struct {
 
 	begin, commit, rollback *sql.Stmt
 	findWebhook, update     *sql.Stmt
+	updateState             *sql.Stmt
 	findByKey, findAccount  *sql.Stmt
 	findKey, storeKey       *sql.Stmt
 	sweepKeys               *sql.Stmt
@@ -103,6 +107,7 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 			event_filters = ?, retry_count = ?, timeout_seconds = ?, consecutive_failures = ?,
 			last_delivery_attempt_at = ?, last_successful_delivery_at = ?, updated_at = ?
 			WHERE id = ?`, &s.update},
+		{`UPDATE webhooks SET is_active = ?, consecutive_failures = ?, updated_at = ? WHERE id = ?`, &s.updateState},
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
@@ -314,19 +319,8 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 			w = cached.Clone()
 			return nil
 		}
-		types, err := encodeEventTypes(w.EventTypes)
-		if err != nil {
+		if err := s.saveWebhook(ctx, cached, w); err != nil {
 			return err
-		}
-		filters, err := encodeEventFilters(w.EventFilters)
-		if err != nil {
-			return err
-		}
-		if _, err := s.update.ExecContext(ctx, w.DisplayName, w.EndpointURL, w.IsActive, types,
-			filters, w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures,
-			nullableMicros(w.LastDeliveryAttemptAt), nullableMicros(w.LastSuccessfulDeliveryAt),
-			nullableMicros(w.UpdatedAt), id.String()); err != nil {
-			return fmt.Errorf("sqlite: update webhook: %w", err)
 		}
 		s.webhooks[id] = w.Clone()
 		return nil
@@ -335,6 +329,47 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 		return nil, err
 	}
 	return w, nil
+}
+
+// saveWebhook writes w over old. A change of state alone (a toggle) writes
+// only the state columns, sparing the encoding of the rest.
+func (s *SQLiteStore) saveWebhook(ctx context.Context, old, w *sentstub.Webhook) error {
+	if sameSettings(old, w) {
+		if _, err := s.updateState.ExecContext(ctx, w.IsActive, w.ConsecutiveFailures,
+			nullableMicros(w.UpdatedAt), w.ID.String()); err != nil {
+			return fmt.Errorf("sqlite: update webhook: %w", err)
+		}
+		return nil
+	}
+	types, err := encodeEventTypes(w.EventTypes)
+	if err != nil {
+		return err
+	}
+	filters, err := encodeEventFilters(w.EventFilters)
+	if err != nil {
+		return err
+	}
+	if _, err := s.update.ExecContext(ctx, w.DisplayName, w.EndpointURL, w.IsActive, types,
+		filters, w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures,
+		nullableMicros(w.LastDeliveryAttemptAt), nullableMicros(w.LastSuccessfulDeliveryAt),
+		nullableMicros(w.UpdatedAt), w.ID.String()); err != nil {
+		return fmt.Errorf("sqlite: update webhook: %w", err)
+	}
+	return nil
+}
+
+// sameSettings reports whether a and b differ at most in is_active,
+// consecutive_failures and updated_at.
+func sameSettings(a, b *sentstub.Webhook) bool {
+	return a.ID == b.ID && a.OwnerID == b.OwnerID && a.DisplayName == b.DisplayName &&
+		a.EndpointURL == b.EndpointURL && a.RetryCount == b.RetryCount && a.TimeoutSeconds == b.TimeoutSeconds &&
+		a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.EventTypes, b.EventTypes) &&
+		(a.EventFilters == nil) == (b.EventFilters == nil) && maps.EqualFunc(a.EventFilters, b.EventFilters, slices.Equal[[]string]) &&
+		sameTime(a.LastDeliveryAttemptAt, b.LastDeliveryAttemptAt) && sameTime(a.LastSuccessfulDeliveryAt, b.LastSuccessfulDeliveryAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 
 func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
