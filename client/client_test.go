@@ -18,7 +18,7 @@ import (
 
 func TestToggleFlipsAgainstServer(t *testing.T) {
 	d := startDemo(t)
-	c := newClient(t, d.URL)
+	c := newDemoClient(t, d)
 	ctx := context.Background()
 
 	wh, err := c.ToggleWebhookStatus(ctx, orderHook, client.ToggleStatusParams{})
@@ -47,7 +47,7 @@ func TestToggleFlipsAgainstServer(t *testing.T) {
 
 func TestToggleSetsAgainstServer(t *testing.T) {
 	d := startDemo(t)
-	c := newClient(t, d.URL)
+	c := newDemoClient(t, d)
 	ctx := context.Background()
 
 	// Setting a state is not a flip: asking for false twice leaves false.
@@ -81,7 +81,7 @@ func TestToggleSetsAgainstServer(t *testing.T) {
 func TestToggleNotFoundAgainstServer(t *testing.T) {
 	d := startDemo(t)
 	ct := &countingTransport{next: http.DefaultTransport}
-	c := newClient(t, d.URL, client.WithHTTPClient(&http.Client{Transport: ct}))
+	c := newDemoClient(t, d, client.WithHTTPClient(&http.Client{Transport: ct}))
 
 	// Globex's webhook does not exist for Acme; neither does a random id.
 	for _, id := range []string{globexHook, "00000000-0000-4000-8000-000000000000"} {
@@ -119,7 +119,7 @@ func TestToggleNotFoundAgainstServer(t *testing.T) {
 
 func TestToggleBadAPIKeyAgainstServer(t *testing.T) {
 	d := startDemo(t)
-	c := newClient(t, d.URL, client.WithAPIKey("sk_test_nobody"))
+	c := newDemoClient(t, d, client.WithAPIKey("sk_test_nobody"))
 	_, err := c.ToggleWebhookStatus(context.Background(), orderHook, client.ToggleStatusParams{})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
@@ -139,7 +139,7 @@ func TestToggleBadAPIKeyAgainstServer(t *testing.T) {
 func TestToggleProfileScopingAgainstServer(t *testing.T) {
 	d := startDemo(t)
 	ctx := context.Background()
-	org := newClient(t, d.URL)
+	org := newDemoClient(t, d)
 
 	// Without x-profile-id, Acme's key acts for Acme, which does not own it.
 	if _, err := org.ToggleWebhookStatus(ctx, euHook, client.ToggleStatusParams{}); !client.IsNotFound(err) {
@@ -169,7 +169,7 @@ func TestToggleProfileScopingAgainstServer(t *testing.T) {
 		{"another organization as profile", acmeKey, globexID},
 	}
 	for _, tc := range forbidden {
-		c := newClient(t, d.URL, client.WithAPIKey(tc.key))
+		c := newDemoClient(t, d, client.WithAPIKey(tc.key))
 		_, err := c.ToggleWebhookStatus(ctx, euHook, client.ToggleStatusParams{ProfileID: tc.profile})
 		var apiErr *client.Error
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.Code != client.CodeForbidden {
@@ -178,7 +178,7 @@ func TestToggleProfileScopingAgainstServer(t *testing.T) {
 	}
 
 	// The profile's own key reaches its webhook without the header.
-	eu := newClient(t, d.URL, client.WithAPIKey(acmeEUKey))
+	eu := newDemoClient(t, d, client.WithAPIKey(acmeEUKey))
 	if wh, err := eu.ToggleWebhookStatus(ctx, euHook, client.ToggleStatusParams{}); err != nil || !wh.IsActive {
 		t.Errorf("Acme EU's key flipping back: %v, %+v; want is_active true", err, wh)
 	}
@@ -186,7 +186,7 @@ func TestToggleProfileScopingAgainstServer(t *testing.T) {
 
 func TestToggleSandboxAgainstServer(t *testing.T) {
 	d := startDemo(t)
-	c := newClient(t, d.URL)
+	c := newDemoClient(t, d)
 	ctx := context.Background()
 
 	wh, err := c.ToggleWebhookStatus(ctx, orderHook, client.ToggleStatusParams{Sandbox: true})
@@ -207,7 +207,7 @@ func TestToggleSandboxAgainstServer(t *testing.T) {
 
 func TestToggleExplicitBadIdempotencyKeyAgainstServer(t *testing.T) {
 	d := startDemo(t)
-	c := newClient(t, d.URL)
+	c := newDemoClient(t, d)
 	_, err := c.ToggleWebhookStatus(context.Background(), orderHook, client.ToggleStatusParams{IdempotencyKey: "not a valid key!"})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Code != client.CodeInvalidIdempotencyKey {

@@ -12,21 +12,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub/client"
-	"github.com/sentstub/sentstub/fixtures"
+	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store"
+	"github.com/sentstub/sentstub/store/storetest"
 )
 
 // The demo fixture's accounts, keys and webhooks (fixtures/demo.yaml).
 const (
-	acmeKey    = "sk_test_acme_org"
-	acmeEUKey  = "sk_test_acme_eu"
-	acmeOrgID  = "0f8e3c1a-6b2d-4c5e-9a7f-1b2c3d4e5f60"
-	acmeEUID   = "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
-	globexID   = "3c4d5e6f-7a8b-4c9d-8e0f-a1b2c3d4e5f6"
-	orderHook  = "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8" // Acme's, active
-	euHook     = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9" // Acme EU's, active
-	globexHook = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d" // Globex's, active
+	acmeKey    = storetest.AcmeOrgKey
+	acmeEUKey  = storetest.AcmeEUKey
+	acmeOrgID  = storetest.AcmeOrgID
+	acmeEUID   = storetest.AcmeEUProfileID
+	globexID   = storetest.GlobexOrgID
+	orderHook  = storetest.OrderWebhookID  // Acme's, active
+	euHook     = storetest.EUWebhookID     // Acme EU's, active
+	globexHook = storetest.GlobexWebhookID // Globex's, active
 )
 
 // idempotencyKeyPattern is the spec's pattern for Idempotency-Key.
@@ -41,19 +42,8 @@ type demo struct {
 
 func startDemo(t testing.TB) *demo {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, ":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	p, err := fixtures.Parse(bytes.NewReader(fixtures.Demo), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Provision(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.MustOpenSQLitePath(t, ":memory:")
+	storetest.MustProvisionDemo(t, st, time.Now())
 	srv, err := server.New(server.Config{Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +51,13 @@ func startDemo(t testing.TB) *demo {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &demo{URL: hs.URL, store: st}
+}
+
+// newDemoClient is newClient for d, with every answer checked against the
+// spec (internal/contract).
+func newDemoClient(t testing.TB, d *demo, opts ...client.Option) *client.Client {
+	t.Helper()
+	return newClient(t, d.URL, append([]client.Option{client.WithHTTPClient(contract.Client(t))}, opts...)...)
 }
 
 // isActive reads the stored state of webhook id of owner, bypassing the API.

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/internal/contract"
+	"github.com/sentstub/sentstub/internal/testutil"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store/storetest"
 )
@@ -47,7 +47,7 @@ type env struct {
 	Store  sentstub.Store
 	Clock  *clock
 	Client *http.Client
-	Logs   *syncBuffer
+	Logs   *testutil.SyncBuffer
 }
 
 type envOption func(*server.Config)
@@ -56,7 +56,7 @@ type envOption func(*server.Config)
 // fixture when st is nil).
 func newEnv(t *testing.T, st sentstub.Store, opts ...envOption) *env {
 	t.Helper()
-	e := &env{Clock: newClock(), Logs: &syncBuffer{}}
+	e := &env{Clock: newClock(), Logs: &testutil.SyncBuffer{}}
 	if st == nil {
 		sq := storetest.MustOpenSQLite(t)
 		storetest.MustProvisionDemo(t, sq, time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC))
@@ -188,24 +188,6 @@ func wantOK(t *testing.T, r response) map[string]any {
 		t.Fatalf("status %d, want a 200 success envelope:\n%s", r.Status, r.Body)
 	}
 	return r.Env.Data
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }

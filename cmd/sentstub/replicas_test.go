@@ -1,12 +1,10 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub/internal/contract"
+	"github.com/sentstub/sentstub/internal/testutil"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store"
 	"github.com/sentstub/sentstub/store/storetest"
@@ -179,18 +178,18 @@ type replica struct {
 	name   string
 	url    string
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	exited chan struct{}
 }
 
 func startReplica(t *testing.T, bin, name, dbURL string) *replica {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Errorf("replica %s: %v", name, err)
 		return nil
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	r := &replica{name: name, url: "http://" + addr, logs: &syncBuffer{}, exited: make(chan struct{})}
+	r := &replica{name: name, url: "http://" + addr, logs: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	r.cmd = exec.Command(bin, "--db", dbURL, "--addr", addr, "--log-level", "warn", "--db-max-conns", "8")
 	r.cmd.Env = withoutSentstubEnv()
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
@@ -301,15 +300,6 @@ func (c *caller) toggle(t *testing.T, r *replica, body, idempotencyKey string) t
 	return res
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // withoutSentstubEnv is the environment without SENTSTUB_* settings, so
 // that only the test's flags configure the replicas.
 func withoutSentstubEnv() []string {
@@ -320,23 +310,6 @@ func withoutSentstubEnv() []string {
 		}
 	}
 	return env
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // The PostgreSQL options of the binary: flags, then SENTSTUB_* variables,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sentstub/sentstub/internal/testutil"
 	"github.com/sentstub/sentstub/store"
 )
 
@@ -280,7 +281,7 @@ func launchPostgres(bin string, runAs *user.User) (_ *pgServer, err error) {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 
-	if srv.port, err = freePort(); err != nil {
+	if srv.port, err = testutil.FreePort(); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "postgres.log")
@@ -347,15 +348,6 @@ func childEnv() []string {
 		}
 	}
 	return append(env, "LC_ALL=C")
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // staleDirPrefix starts the name of a server's directory, followed by the
