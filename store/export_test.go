@@ -17,18 +17,25 @@ func (s *SQLiteStore) FillIdempotencyKeys(ctx context.Context, account uuid.UUID
 		body[i] = 'x'
 	}
 	return s.inTx(ctx, func() error {
-		stmt, err := s.conn.PrepareContext(ctx, `INSERT INTO idempotency_keys
-			(account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body)
-			VALUES (?, ?, ?, 'fp', ?, ?, 200, '{}', ?)`)
+		stmt, err := s.conn.PrepareContext(ctx, `INSERT INTO idempotency_answers
+			(slot, account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body)
+			VALUES (?, ?, ?, ?, 'fp', ?, ?, 200, '{}', ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for i := range n {
-			if _, err := stmt.ExecContext(ctx, account.String(), fmt.Sprintf("fill-%d", i), fmt.Sprintf("req_fill%d", i),
-				expires.UnixMicro(), expires.Add(-24*time.Hour).UnixMicro(), body); err != nil {
+			key := fmt.Sprintf("fill-%d", i)
+			res, err := stmt.ExecContext(ctx, slotOf(account, key), account.String(), key, "req_fill"+key,
+				expires.UnixMicro(), expires.Add(-24*time.Hour).UnixMicro(), body)
+			if err != nil {
 				return err
 			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			s.answers[slotOf(account, key)] = answerRef{id: id, expires: expires.UnixMicro()}
 		}
 		return nil
 	})

@@ -46,12 +46,13 @@ type SQLiteStore struct {
 	findWebhook, update     *sql.Stmt
 	updateState             *sql.Stmt
 	findByKey, findAccount  *sql.Stmt
-	findKey, storeKey       *sql.Stmt
-	sweepKeys               *sql.Stmt
+	findAnswer, storeAnswer *sql.Stmt
+	sweepAnswers            *sql.Stmt
 	stmts                   []*sql.Stmt // all of the above, for Close
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
 	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
+	answers  map[int64]answerRef             // guarded by sem; see sqlite_idempotency.go
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -74,7 +75,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}}
+		claims: map[claimSlot]sqliteClaim{}, answers: map[int64]answerRef{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -84,6 +85,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.loadAnswers(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -111,9 +116,9 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
-		{sqliteFindKey, &s.findKey},
-		{sqliteStoreKey, &s.storeKey},
-		{sqliteSweepKeys, &s.sweepKeys},
+		{sqliteFindAnswer, &s.findAnswer},
+		{sqliteStoreAnswer, &s.storeAnswer},
+		{sqliteSweepAnswers, &s.sweepAnswers},
 	} {
 		stmt, err := s.conn.PrepareContext(ctx, p.query)
 		if err != nil {

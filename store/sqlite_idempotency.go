@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,13 +13,21 @@ import (
 	"github.com/sentstub/sentstub"
 )
 
-// The SQLite store keeps claims (requests in flight) in memory and writes
-// only stored responses. The file belongs to one process, so a claim can
-// only ever be seen by that process, and a crash that loses the claims
-// loses nothing a persisted claim would keep: either way the key runs again
-// when retried, at once here rather than after the lock timeout. It saves a
-// write per request: a toggle with a fresh key costs one more INSERT, not
-// three more transactions.
+// The SQLite store owns its file, so it keeps the bookkeeping of
+// idempotency in memory and writes only what must survive a restart:
+//
+//   - Claims (requests in flight) are memory only. A crash loses nothing a
+//     persisted claim would keep: either way the key runs again when
+//     retried, here at once rather than after the lock timeout.
+//   - Stored answers are appended to idempotency_answers; an in-memory
+//     index maps each (account, key) slot to its newest row and expiry,
+//     and is rebuilt from the table at start. A claim of a fresh key reads
+//     nothing from the database, and storing its answer is one append.
+//
+// The index costs about 50 bytes per live answer (50 MB for a million). Two
+// keys whose 64-bit slots collide (about one chance in 10^7 with a million
+// live keys) share an entry: the later one's answer wins, and a retry of
+// the earlier one runs again.
 
 type sqliteClaim struct {
 	requestID   string
@@ -30,20 +39,54 @@ type claimSlot struct {
 	key     string
 }
 
+// answerRef locates the stored answer of a slot.
+type answerRef struct {
+	id      int64
+	expires int64 // microseconds since the epoch
+}
+
 const (
-	sqliteFindKey = `SELECT request_id, fingerprint, expires_at, stored_at, status, headers, body
-		FROM idempotency_keys WHERE account_id = ? AND key = ? AND expires_at > ?`
-	sqliteStoreKey = `INSERT INTO idempotency_keys
-		(account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, key) DO UPDATE SET request_id = excluded.request_id,
-			fingerprint = excluded.fingerprint, expires_at = excluded.expires_at,
-			stored_at = excluded.stored_at, status = excluded.status,
-			headers = excluded.headers, body = excluded.body
-		WHERE idempotency_keys.expires_at <= ?`
-	sqliteSweepKeys = `DELETE FROM idempotency_keys WHERE rowid IN
-		(SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`
+	sqliteLoadAnswers = `SELECT id, slot, expires_at FROM idempotency_answers ORDER BY id`
+	sqliteFindAnswer  = `SELECT account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body
+		FROM idempotency_answers WHERE id = ?`
+	sqliteStoreAnswer = `INSERT INTO idempotency_answers
+		(slot, account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// Oldest first: answers are appended in the order they are stored.
+	sqliteSweepAnswers = `DELETE FROM idempotency_answers WHERE id IN
+		(SELECT id FROM idempotency_answers ORDER BY id LIMIT ?) AND expires_at <= ? RETURNING id, slot`
 )
+
+// slotOf is the index key of (account, key): FNV-1a, 64 bits, as stored.
+func slotOf(account uuid.UUID, key string) int64 {
+	h := fnv.New64a()
+	h.Write(account[:])
+	h.Write([]byte(key))
+	return int64(h.Sum64())
+}
+
+// loadAnswers rebuilds the in-memory index of stored answers. Expired ones
+// are loaded too: a claim checks expiry against its own clock, and the
+// sweeper drops them.
+func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
+	rows, err := s.conn.QueryContext(ctx, sqliteLoadAnswers)
+	if err != nil {
+		return fmt.Errorf("sqlite: load idempotency index: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref answerRef
+		var slot int64
+		if err := rows.Scan(&ref.id, &slot, &ref.expires); err != nil {
+			return fmt.Errorf("sqlite: load idempotency index: %w", err)
+		}
+		s.answers[slot] = ref
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: load idempotency index: %w", err)
+	}
+	return nil
+}
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
@@ -52,9 +95,10 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
 			return nil // in flight
 		}
-		stored, err = scanIdempotentResponse(s.findKey.QueryRowContext(ctx, c.AccountID.String(), c.Key, c.Now.UnixMicro()))
-		if err != nil || stored != nil {
-			return err
+		if ref, ok := s.answers[slotOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
+			if stored, err = scanIdempotentResponse(s.findAnswer.QueryRowContext(ctx, ref.id), c.AccountID, c.Key); err != nil || stored != nil {
+				return err
+			}
 		}
 		s.claims[slot] = sqliteClaim{requestID: c.RequestID, lockedUntil: c.LockedUntil}
 		claimed = true
@@ -63,29 +107,28 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 	return stored, claimed, err
 }
 
-// scanIdempotentResponse returns the stored response, or nil if none.
-func scanIdempotentResponse(row *sql.Row) (*sentstub.IdempotentResponse, error) {
+// scanIdempotentResponse returns the answer in row if it is (account,
+// key)'s, and nil otherwise (gone, or another key of the same slot).
+func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sentstub.IdempotentResponse, error) {
 	var (
-		r        sentstub.IdempotentResponse
-		expires  int64
-		storedAt *int64
-		status   *int64
-		headers  *string
+		r                 sentstub.IdempotentResponse
+		rowAccount        uuid.UUID
+		rowKey, headers   string
+		expires, storedAt int64
 	)
-	err := row.Scan(&r.RequestID, &r.Fingerprint, &expires, &storedAt, &status, &headers, &r.Body)
+	err := row.Scan(&rowAccount, &rowKey, &r.RequestID, &r.Fingerprint, &expires, &storedAt, &r.Status, &headers, &r.Body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find idempotency key: %w", err)
+		return nil, fmt.Errorf("sqlite: find idempotent answer: %w", err)
 	}
-	if storedAt == nil || status == nil || headers == nil {
-		return nil, nil // a claim (PostgreSQL keeps them in the table)
+	if rowAccount != account || rowKey != key {
+		return nil, nil
 	}
-	r.Status = int(*status)
-	r.StoredAt = microsToTime(*storedAt)
+	r.StoredAt = microsToTime(storedAt)
 	r.ExpiresAt = microsToTime(expires)
-	if r.Headers, err = decodeHeaders(*headers); err != nil {
+	if r.Headers, err = decodeHeaders(headers); err != nil {
 		return nil, err
 	}
 	if r.Body == nil {
@@ -105,11 +148,17 @@ func (s *SQLiteStore) CompleteIdempotencyKey(ctx context.Context, accountID uuid
 		if held, ok := s.claims[slot]; !ok || held.requestID != resp.RequestID {
 			return nil // the claim was lost
 		}
-		if _, err := s.storeKey.ExecContext(ctx, accountID.String(), key, resp.RequestID, resp.Fingerprint,
-			resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body,
-			resp.StoredAt.UnixMicro()); err != nil {
-			return fmt.Errorf("sqlite: store idempotent response: %w", err)
+		index := slotOf(accountID, key)
+		res, err := s.storeAnswer.ExecContext(ctx, index, accountID.String(), key, resp.RequestID,
+			resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
+		if err != nil {
+			return fmt.Errorf("sqlite: store idempotent answer: %w", err)
 		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: store idempotent answer: %w", err)
+		}
+		s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
 		delete(s.claims, slot)
 		completed = true
 		return nil
@@ -129,7 +178,7 @@ func (s *SQLiteStore) ReleaseIdempotencyKey(ctx context.Context, accountID uuid.
 }
 
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
-// claims first, then stored responses past their retention.
+// claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
 	err = s.read(ctx, func() error {
 		for slot, held := range s.claims {
@@ -141,13 +190,28 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 				deleted++
 			}
 		}
-		res, err := s.sweepKeys.ExecContext(ctx, now.UnixMicro(), limit-deleted)
-		if err != nil {
-			return fmt.Errorf("sqlite: sweep idempotency keys: %w", err)
+		if deleted == limit {
+			return nil
 		}
-		n, err := res.RowsAffected()
-		deleted += int(n)
-		return err
+		rows, err := s.sweepAnswers.QueryContext(ctx, limit-deleted, now.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("sqlite: sweep idempotent answers: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, slot int64
+			if err := rows.Scan(&id, &slot); err != nil {
+				return fmt.Errorf("sqlite: sweep idempotent answers: %w", err)
+			}
+			if s.answers[slot].id == id {
+				delete(s.answers, slot)
+			}
+			deleted++
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: sweep idempotent answers: %w", err)
+		}
+		return nil
 	})
 	return deleted, err
 }
