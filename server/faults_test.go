@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,13 +19,13 @@ import (
 type faultyStore struct {
 	sentstub.Store
 	updateErr error
-	panicMsg  string
+	panicMsg  atomic.Value // string
 	pingErr   error
 }
 
 func (s *faultyStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
-	if s.panicMsg != "" {
-		panic(s.panicMsg)
+	if msg, _ := s.panicMsg.Load().(string); msg != "" {
+		panic(msg)
 	}
 	if s.updateErr != nil {
 		return nil, s.updateErr
@@ -38,13 +40,19 @@ func (s *faultyStore) Ping(ctx context.Context) error {
 	return s.Store.Ping(ctx)
 }
 
+func panicking(st sentstub.Store, msg string) *faultyStore {
+	f := &faultyStore{Store: st}
+	f.panicMsg.Store(msg)
+	return f
+}
+
 func TestInternalErrors(t *testing.T) {
 	base := storetest.MustOpenSQLite(t)
 	storetest.MustProvisionDemo(t, base, newClock().Now())
 	const secret = "disk I/O error at /var/lib/sentstub/secret-path.db"
 	for name, st := range map[string]*faultyStore{
 		"store error": {Store: base, updateErr: errors.New(secret)},
-		"panic":       {Store: base, panicMsg: secret},
+		"panic":       panicking(base, secret),
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, st)
@@ -58,5 +66,20 @@ func TestInternalErrors(t *testing.T) {
 				t.Errorf("the log lacks the request id %s or the cause:\n%s", r.Env.Meta.RequestID, logs)
 			}
 		})
+	}
+}
+
+// A panic inside an idempotent request frees its key: the retry runs at
+// once instead of waiting out the lock timeout.
+func TestPanicReleasesIdempotencyKey(t *testing.T) {
+	base := storetest.MustOpenSQLite(t)
+	storetest.MustProvisionDemo(t, base, newClock().Now())
+	st := panicking(base, "boom")
+	e := newEnv(t, st, withIdempotency(300*time.Millisecond, time.Hour))
+	wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics"), 500, "INTERNAL_001", "")
+	st.panicMsg.Store("")
+	r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics")
+	if wantOK(t, r)["is_active"] != false || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the retry after a panic did not run: %d %s", r.Status, r.Body)
 	}
 }

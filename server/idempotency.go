@@ -130,6 +130,18 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 	res := c.Response()
 	capture := &captureWriter{ResponseWriter: res.Writer, limit: s.idem.maxStored}
 	res.Writer = capture
+	defer func() {
+		// A panic is answered as a 500 by begin: release the key first, so
+		// that a retry runs instead of waiting for the lock timeout.
+		if p := recover(); p != nil {
+			res.Writer = capture.ResponseWriter
+			if err := s.store.ReleaseIdempotencyKey(context.WithoutCancel(c.Request().Context()), account, key, r.id); err != nil {
+				s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "releasing an Idempotency-Key after a panic failed",
+					slog.String("request_id", r.id), slog.Any("error", err))
+			}
+			panic(p)
+		}
+	}()
 	if err := next(c); err != nil {
 		c.Error(err) // the answer is written here, so that it can be stored
 	}
