@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
@@ -42,12 +46,22 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 
 	m := startMain(t, ":memory:", "")
 	defer shutdown(t, m)
+	// The SDK talks to the binary through a proxy that checks every answer
+	// against the spec, as every other HTTP test does.
+	target, err := url.Parse(m.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = contract.Transport(t, nil)
+	proxy := httptest.NewServer(rp)
+	defer proxy.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "toggle.mjs")
 	cmd.Dir = work
-	cmd.Env = append(sdkEnviron(), "SENT_BASE_URL="+m.URL(), "SENT_DM_API_KEY="+storetest.AcmeOrgKey)
+	cmd.Env = append(sdkEnviron(), "SENT_BASE_URL="+proxy.URL, "SENT_DM_API_KEY="+storetest.AcmeOrgKey)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -68,8 +82,8 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 	if rep.SDKVersion != sdkVersion {
 		t.Errorf("SDK version = %q, want %s", rep.SDKVersion, sdkVersion)
 	}
-	if rep.BaseURL != m.URL() {
-		t.Errorf("SDK base URL = %q, want %s (from SENT_BASE_URL)", rep.BaseURL, m.URL())
+	if rep.BaseURL != proxy.URL {
+		t.Errorf("SDK base URL = %q, want %s (from SENT_BASE_URL)", rep.BaseURL, proxy.URL)
 	}
 	step := func(name string) sdkStep {
 		t.Helper()
