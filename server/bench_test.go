@@ -108,6 +108,8 @@ type loopbackTarget struct {
 	name   string
 	url    string
 	client *http.Client
+	keyed  bool // every request carries a fresh Idempotency-Key
+	keys   atomic.Int64
 }
 
 func startLoopback(b *testing.B, name string, h http.Handler) *loopbackTarget {
@@ -146,6 +148,9 @@ func (lt *loopbackTarget) load(b *testing.B, d time.Duration) float64 {
 				req, _ := http.NewRequest(http.MethodPatch, lt.url, strings.NewReader(`{}`))
 				req.Header.Set("x-api-key", storetest.AcmeOrgKey)
 				req.Header.Set("Content-Type", "application/json")
+				if lt.keyed {
+					req.Header.Set("Idempotency-Key", "loopback-"+strconv.FormatInt(lt.keys.Add(1), 10))
+				}
 				res, err := lt.client.Do(req)
 				if err != nil {
 					b.Error(err)
@@ -168,26 +173,34 @@ func (lt *loopbackTarget) load(b *testing.B, d time.Duration) float64 {
 // BenchmarkLoopback compares throughput over loopback HTTP/1.1 with
 // keep-alive: the same client, the same 16 concurrent requests, the same
 // body, against a bare Echo handler (parses the body, writes a fixed
-// envelope) and against sentstub (a real toggle, written to SQLite). The
-// two alternate in rounds of one second, so that both see the same machine,
-// and the benchmark reports each one's median req/s and the median of the
-// per-round ratios. Run it with -benchtime 1x: one iteration is all rounds.
+// envelope), against sentstub (a real toggle, written to SQLite), and
+// against sentstub with a fresh Idempotency-Key on every request. They take
+// turns in rounds of one second, so that all see the same machine, and the
+// benchmark reports each one's median req/s and the medians of the
+// per-round ratios: sentstub to bare, and keyed to unkeyed sentstub. Run it
+// with -benchtime 1x: one iteration is all rounds.
 func BenchmarkLoopback(b *testing.B) {
 	const rounds, round = 7, time.Second
 	bare := startLoopback(b, "bare-echo", bareEcho())
 	stub := startLoopback(b, "sentstub", newBenchServer(b))
-	bare.load(b, 200*time.Millisecond) // warm both: connections, caches
-	stub.load(b, 200*time.Millisecond)
-	var bareRates, stubRates, ratios []float64
+	keyed := startLoopback(b, "sentstub-keyed", newBenchServer(b))
+	keyed.keyed = true
+	for _, t := range []*loopbackTarget{bare, stub, keyed} {
+		t.load(b, 200*time.Millisecond) // warm up: connections, caches
+	}
+	var bareRates, stubRates, keyedRates, ratios, keyedRatios []float64
 	for b.Loop() {
 		for range rounds {
-			br, sr := bare.load(b, round), stub.load(b, round)
-			bareRates, stubRates, ratios = append(bareRates, br), append(stubRates, sr), append(ratios, sr/br)
+			br, sr, kr := bare.load(b, round), stub.load(b, round), keyed.load(b, round)
+			bareRates, stubRates, keyedRates = append(bareRates, br), append(stubRates, sr), append(keyedRates, kr)
+			ratios, keyedRatios = append(ratios, sr/br), append(keyedRatios, kr/sr)
 		}
 	}
 	b.ReportMetric(median(bareRates), "bare-req/s")
 	b.ReportMetric(median(stubRates), "sentstub-req/s")
+	b.ReportMetric(median(keyedRates), "keyed-req/s")
 	b.ReportMetric(median(ratios), "ratio")
+	b.ReportMetric(median(keyedRatios), "keyed-ratio")
 }
 
 func median(xs []float64) float64 {
