@@ -27,6 +27,9 @@ const (
 	MaxStoredResponse = 5 << 20
 )
 
+// idempotencyUnavailable is sent.dm's message for SERVICE_001.
+const idempotencyUnavailable = "Cache service temporarily unavailable"
+
 const (
 	headerSimulate          = "X-Sentstub-Simulate"
 	simulateIdempotencyDown = "idempotency_unavailable"
@@ -73,7 +76,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		if c.Request().Header.Get(headerSimulate) == simulateIdempotencyDown {
-			return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: "Cache service temporarily unavailable",
+			return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable,
 				Cause: errors.New("simulated (X-Sentstub-Simulate: idempotency_unavailable)")}
 		}
 		// The calling account is the key's owner: an organization stays the
@@ -90,8 +93,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				Now: now, LockedUntil: now.Add(s.idem.lockTimeout),
 			})
 			if err != nil {
-				return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: "Cache service temporarily unavailable",
-					Cause: err}
+				return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
 			}
 			if stored != nil {
 				if stored.Fingerprint != fp {
@@ -146,7 +148,9 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 		c.Error(err) // the answer is written here, so that it can be stored
 	}
 	res.Writer = capture.ResponseWriter
-	// The answer is sent; keep the record even if the client is gone.
+	// The answer is written (and, being buffered, usually not yet sent: a
+	// client that has it can count on its replay). Keep the record even if
+	// the client is gone.
 	ctx := context.WithoutCancel(c.Request().Context())
 	if !storable(res.Status) || capture.overflow {
 		if err := s.store.ReleaseIdempotencyKey(ctx, account, key, r.id); err != nil {
