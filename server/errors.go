@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -51,7 +52,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		wire = wireErrors[sentstub.EINTERNAL]
 	}
 	if wire.status >= 500 {
-		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+		// A client that hung up is not a server fault: say so quietly.
+		level, msg := slog.LevelError, "request failed"
+		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+			level, msg = slog.LevelInfo, "client went away"
+		}
+		s.logger.LogAttrs(c.Request().Context(), level, msg,
 			slog.String("request_id", r.id), slog.String("code", wire.code), slog.Any("error", err))
 		if wire.status == http.StatusInternalServerError {
 			apiErr = &sentstub.Error{Code: sentstub.EINTERNAL, Message: genericInternalMessage}
