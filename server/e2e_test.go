@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -160,7 +161,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := io.WriteString(conn, body[5:]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufioReader(conn), nil)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("reading the in-flight response: %v", err)
 	}
@@ -251,5 +252,3 @@ func TestParseOptions(t *testing.T) {
 		t.Errorf("Run with an empty --db = %v, want an error", err)
 	}
 }
-
-func e2eClient(t *testing.T) *http.Client { return contract.Client(t) }

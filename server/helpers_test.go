@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -189,5 +188,3 @@ func wantOK(t *testing.T, r response) map[string]any {
 	}
 	return r.Env.Data
 }
-
-func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store/storetest"
 )
@@ -327,7 +328,7 @@ func TestIdempotencySweep(t *testing.T) {
 func TestIdempotentReplaySurvivesRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "restart.db")
 	m := startMain(t, db, "")
-	e := &env{URL: m.URL(), Client: e2eClient(t)}
+	e := &env{URL: m.URL(), Client: contract.Client(t)}
 	first := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "across-restart")
 	wantOK(t, first)
 	shutdown(t, m)

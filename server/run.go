@@ -142,7 +142,6 @@ type Main struct {
 	server *http.Server
 	ln     net.Listener
 	served chan error
-	opts   Options
 
 	stopSweeper context.CancelFunc
 	sweeperDone chan struct{}
@@ -177,7 +176,6 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	m := &Main{
 		store: st,
 		ln:    ln,
-		opts:  opts,
 		server: &http.Server{
 			Handler:           srv,
 			ReadHeaderTimeout: opts.ReadHeaderTimeout,

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -167,8 +166,11 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 	return nil
 }
 
-// read runs fn, which only reads, with the connection.
-func (s *SQLiteStore) read(ctx context.Context, fn func() error) error {
+// withConn runs fn holding the connection. A single statement needs no
+// more: it commits on its own, and nothing else runs meanwhile, so a read
+// followed by one write is atomic too. Several writes that must commit
+// together use inTx.
+func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -240,7 +242,7 @@ func (s *SQLiteStore) Close() error {
 
 // Ping reports whether the database answers a query.
 func (s *SQLiteStore) Ping(ctx context.Context) error {
-	return s.read(ctx, func() error {
+	return s.withConn(ctx, func() error {
 		var one int
 		if err := s.conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 			return fmt.Errorf("sqlite: ping: %w", err)
@@ -251,7 +253,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
 		return err
 	})
@@ -260,7 +262,7 @@ func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) 
 
 // FindAccount implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
 		return err
 	})
@@ -282,7 +284,7 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		w, err = s.webhook(ctx, owner, id)
 		return err
 	})
@@ -314,7 +316,7 @@ func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentst
 // a single UPDATE, so it needs no explicit transaction.
 func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
 	var w *sentstub.Webhook
-	err := s.read(ctx, func() error {
+	err := s.withConn(ctx, func() error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
 			return err
@@ -473,5 +475,5 @@ func sqliteProvisionError(entry string, err error) error {
 		}
 		return sentstub.Errorf(sentstub.EINVALID, "%s %s", entry, reason)
 	}
-	return fmt.Errorf("sqlite: provision %s: %w", strings.TrimSpace(entry), err)
+	return fmt.Errorf("sqlite: provision %s: %w", entry, err)
 }

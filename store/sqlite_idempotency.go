@@ -90,7 +90,7 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		slot := claimSlot{c.AccountID, c.Key}
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
 			return nil // in flight
@@ -143,7 +143,7 @@ func (s *SQLiteStore) CompleteIdempotencyKey(ctx context.Context, accountID uuid
 	if err != nil {
 		return false, err
 	}
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		slot := claimSlot{accountID, key}
 		if held, ok := s.claims[slot]; !ok || held.requestID != resp.RequestID {
 			return nil // the claim was lost
@@ -168,7 +168,7 @@ func (s *SQLiteStore) CompleteIdempotencyKey(ctx context.Context, accountID uuid
 
 // ReleaseIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ReleaseIdempotencyKey(ctx context.Context, accountID uuid.UUID, key, requestID string) error {
-	return s.read(ctx, func() error {
+	return s.withConn(ctx, func() error {
 		slot := claimSlot{accountID, key}
 		if held, ok := s.claims[slot]; ok && held.requestID == requestID {
 			delete(s.claims, slot)
@@ -180,7 +180,7 @@ func (s *SQLiteStore) ReleaseIdempotencyKey(ctx context.Context, accountID uuid.
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
 // claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
-	err = s.read(ctx, func() error {
+	err = s.withConn(ctx, func() error {
 		for slot, held := range s.claims {
 			if deleted == limit {
 				return nil
