@@ -105,6 +105,18 @@ func (s *Server) accountByKey(ctx context.Context, key string) (*sentstub.Accoun
 	return a, nil
 }
 
+func (s *Server) accountByID(ctx context.Context, id uuid.UUID) (*sentstub.Account, error) {
+	if a, ok := s.accounts.Load(id); ok {
+		return a.(*sentstub.Account), nil
+	}
+	a, err := s.store.FindAccount(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.accounts.Store(id, a)
+	return a, nil
+}
+
 // authorize applies x-profile-id: an organization key may act for one of
 // its own profiles; a profile key may not use the header at all. Both
 // refusals are 403 AUTH_004, and a profile that does not exist is refused
@@ -125,7 +137,7 @@ func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
 				Details: map[string][]string{headerProfileID: {"must be a UUID"}}}
 		}
-		profile, err := s.store.FindAccount(c.Request().Context(), id)
+		profile, err := s.accountByID(c.Request().Context(), id)
 		if sentstub.ErrorCode(err) == sentstub.ENOTFOUND {
 			return forbidden
 		}

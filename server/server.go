@@ -61,6 +61,8 @@ type Server struct {
 	// deleted once provisioned, so a hit can never be stale; misses are not
 	// cached, so keys another replica provisions are seen at once.
 	keys sync.Map // sentstub.KeyHash -> *sentstub.Account
+	// accounts caches accounts by id, for x-profile-id, on the same terms.
+	accounts sync.Map // uuid.UUID -> *sentstub.Account
 }
 
 // routeKey names a route as Echo does: method and path pattern, such as
