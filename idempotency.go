@@ -15,25 +15,46 @@ import (
 type IdempotencyStore interface {
 	// ClaimIdempotencyKey tries to claim (c.AccountID, c.Key) for request
 	// c.RequestID. Exactly one of three things is true on success:
-	//   - claimed: the caller now holds the key and must complete or
-	//     release it;
+	//   - claimed: the caller now holds the key, and must begin its
+	//     request (BeginIdempotentRequest) and end it;
 	//   - stored != nil: the key's request already ran; replay stored;
 	//   - neither: another request holds the key; ask again later.
 	// A record whose ExpiresAt is not after c.Now (a stored response past
 	// its retention, or a claim whose holder died) counts as absent, and
 	// the claim replaces it.
 	ClaimIdempotencyKey(ctx context.Context, c IdempotencyClaim) (stored *IdempotentResponse, claimed bool, err error)
-	// CompleteIdempotencyKey stores resp as the answer for the key held by
-	// the claim of resp.RequestID. It reports false, storing nothing, when
-	// that claim is no longer held (it expired and another request took
-	// the key).
-	CompleteIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string, resp *IdempotentResponse) (bool, error)
-	// ReleaseIdempotencyKey drops the claim of requestID on the key, if it
-	// still holds it, so that the next request with the key runs.
-	ReleaseIdempotencyKey(ctx context.Context, accountID uuid.UUID, key, requestID string) error
+	// BeginIdempotentRequest starts the request that holds the claim of
+	// requestID on (accountID, key), and returns the context to run it with.
+	// The store's writes made with that context do not commit on their own:
+	// they commit with the request's answer, in one transaction, or not at
+	// all. A crash before the end commits neither, and a retry runs the
+	// request again; it never finds the request's effect without its
+	// answer. Exactly one of the returned request's methods must end it.
+	// The transaction begins at the first write and holds what the store
+	// needs for it (SQLite: its only connection) until the end, so the
+	// request must end soon after that write.
+	BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, IdempotentRequest)
 	// SweepIdempotencyKeys deletes at most limit records whose ExpiresAt is
 	// not after now, and returns how many it deleted.
 	SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// IdempotentRequest is a claimed request that is running. Its methods use
+// the context the request began with, without its cancellation: a request
+// whose client went away still ends.
+type IdempotentRequest interface {
+	// Complete commits the request's writes and stores resp as the key's
+	// answer, atomically. It reports false, committing the writes without
+	// storing the answer, when the claim is no longer held (it expired and
+	// another request took the key). When it fails, nothing is committed
+	// and the key is freed (at the latest when the claim's lock times out).
+	Complete(resp *IdempotentResponse) (stored bool, err error)
+	// Release commits the request's writes without an answer and frees the
+	// key, so that the next request with it runs. When it fails, nothing is
+	// committed, and the key is freed as by a failed Complete.
+	Release() error
+	// Abort rolls the request's writes back and frees the key.
+	Abort() error
 }
 
 // IdempotencyClaim is a request's attempt to take an Idempotency-Key.

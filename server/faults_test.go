@@ -20,11 +20,15 @@ type faultyStore struct {
 	sentstub.Store
 	updateErr error
 	panicMsg  atomic.Value // string
+	panicLate bool         // panic after the write rather than before
 	pingErr   error
 }
 
 func (s *faultyStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
 	if msg, _ := s.panicMsg.Load().(string); msg != "" {
+		if s.panicLate {
+			s.Store.UpdateWebhook(ctx, owner, id, update)
+		}
 		panic(msg)
 	}
 	if s.updateErr != nil {
@@ -69,17 +73,23 @@ func TestInternalErrors(t *testing.T) {
 	}
 }
 
-// A panic inside an idempotent request frees its key: the retry runs at
-// once instead of waiting out the lock timeout.
+// A panic inside an idempotent request undoes its write and frees its key:
+// the retry runs at once instead of waiting out the lock timeout, and
+// toggles once.
 func TestPanicReleasesIdempotencyKey(t *testing.T) {
-	base := storetest.MustOpenSQLite(t)
-	storetest.MustProvisionDemo(t, base, newClock().Now())
-	st := panicking(base, "boom")
-	e := newEnv(t, st, withIdempotency(300*time.Millisecond, time.Hour))
-	wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics"), 500, "INTERNAL_001", "")
-	st.panicMsg.Store("")
-	r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics")
-	if wantOK(t, r)["is_active"] != false || r.Header.Get("Idempotent-Replayed") != "" {
-		t.Errorf("the retry after a panic did not run: %d %s", r.Status, r.Body)
+	for name, late := range map[string]bool{"before the write": false, "after the write": true} {
+		t.Run(name, func(t *testing.T) {
+			base := storetest.MustOpenSQLite(t)
+			storetest.MustProvisionDemo(t, base, newClock().Now())
+			st := panicking(base, "boom")
+			st.panicLate = late
+			e := newEnv(t, st, withIdempotency(300*time.Millisecond, time.Hour))
+			wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics"), 500, "INTERNAL_001", "")
+			st.panicMsg.Store("")
+			r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "panics")
+			if wantOK(t, r)["is_active"] != false || r.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("the retry after a panic did not run, or toggled twice: %d %s", r.Status, r.Body)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -84,8 +85,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		account := r.caller.ID
 		fp := fingerprint(c.Request())
 		slot := account.String() + "\x00" + key
-		deadline := time.NewTimer(s.idem.wait)
-		defer deadline.Stop()
+		var deadline <-chan time.Time // set when the request first waits
 		for poll := 5 * time.Millisecond; ; poll = min(2*poll, 50*time.Millisecond) {
 			now := s.now()
 			stored, claimed, err := s.store.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{
@@ -109,10 +109,15 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			// In flight elsewhere: wait for it to finish here (woken at once)
 			// or on another replica (polled).
+			if deadline == nil {
+				t := time.NewTimer(s.idem.wait)
+				defer t.Stop()
+				deadline = t.C
+			}
 			select {
 			case <-s.idem.done(slot):
 			case <-time.After(poll):
-			case <-deadline.C:
+			case <-deadline:
 				return &sentstub.Error{Code: sentstub.ECONFLICT,
 					Message: "A request with this Idempotency-Key is already being processed"}
 			case <-ctx.Done():
@@ -125,60 +130,72 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// runAndStore runs the operation, sends its answer and stores it for replay,
-// or releases the key when the answer is not one to keep.
+// runAndStore runs the operation as an idempotent request of the store and
+// ends it by the answer: a storable answer is stored with the operation's
+// writes, in one transaction; a 5xx rolls them back; any other answer
+// commits them and frees the key. The answer is held back until then, so
+// that a client never receives an answer whose effect or replay may be
+// lost: when the store cannot commit, the answer is 503 SERVICE_001 and
+// nothing the operation did remains.
 func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid.UUID, key, fp string) error {
 	r := requestOf(c)
+	ctx, run := s.store.BeginIdempotentRequest(c.Request().Context(), account, key, r.id)
+	c.SetRequest(c.Request().WithContext(ctx))
 	res := c.Response()
-	capture := &captureWriter{ResponseWriter: res.Writer, limit: s.idem.maxStored}
-	res.Writer = capture
+	unsent := newHeldResponse(res)
+	ended := false
 	defer func() {
-		// A panic is answered as a 500 by begin: release the key first, so
-		// that a retry runs instead of waiting for the lock timeout.
-		if p := recover(); p != nil {
-			res.Writer = capture.ResponseWriter
-			if err := s.store.ReleaseIdempotencyKey(context.WithoutCancel(c.Request().Context()), account, key, r.id); err != nil {
-				s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "releasing an Idempotency-Key after a panic failed",
+		res.Writer = unsent.ResponseWriter
+		if !ended { // a panic, which begin answers with a 500
+			unsent.discard(res)
+			if err := run.Abort(); err != nil {
+				s.logger.LogAttrs(ctx, slog.LevelError, "ending an idempotent request after a panic failed; its key frees itself after the lock timeout",
 					slog.String("request_id", r.id), slog.Any("error", err))
 			}
-			panic(p)
 		}
 	}()
 	if err := next(c); err != nil {
 		c.Error(err) // the answer is written here, so that it can be stored
 	}
-	res.Writer = capture.ResponseWriter
-	// The answer is written (and, being buffered, usually not yet sent: a
-	// client that has it can count on its replay). Keep the record even if
-	// the client is gone.
-	ctx := context.WithoutCancel(c.Request().Context())
-	if !storable(res.Status) || capture.overflow {
-		if err := s.store.ReleaseIdempotencyKey(ctx, account, key, r.id); err != nil {
-			s.logger.LogAttrs(ctx, slog.LevelError, "releasing an Idempotency-Key failed; it frees itself after the lock timeout",
+	ended = true
+	res.Writer = unsent.ResponseWriter
+	var err error
+	switch {
+	case !res.Committed: // nothing was written, nor will Echo write anything
+		err = run.Release()
+	case storable(res.Status) && unsent.body.Len() <= s.idem.maxStored:
+		headers := make(map[string]string, len(replayedHeaders))
+		for _, h := range replayedHeaders {
+			if v := res.Header().Get(h); v != "" {
+				headers[h] = v
+			}
+		}
+		now := s.now()
+		var stored bool
+		stored, err = run.Complete(&sentstub.IdempotentResponse{
+			RequestID: r.id, Fingerprint: fp, Status: res.Status, Headers: headers, Body: unsent.body.Bytes(),
+			StoredAt: now, ExpiresAt: now.Add(s.idem.ttl),
+		})
+		if err == nil && !stored {
+			s.logger.LogAttrs(ctx, slog.LevelWarn, "an Idempotency-Key's lock timed out before its request finished; its answer is not stored",
+				slog.String("request_id", r.id), slog.String("idempotency_key", key))
+		}
+	case res.Status >= 500:
+		if err := run.Abort(); err != nil {
+			s.logger.LogAttrs(ctx, slog.LevelError, "rolling back a failed idempotent request failed; its key frees itself after the lock timeout",
 				slog.String("request_id", r.id), slog.Any("error", err))
 		}
+	default:
+		err = run.Release()
+	}
+	if err != nil {
+		unsent.discard(res)
+		return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
+	}
+	if !res.Committed {
 		return nil
 	}
-	headers := make(map[string]string, len(replayedHeaders))
-	for _, h := range replayedHeaders {
-		if v := res.Header().Get(h); v != "" {
-			headers[h] = v
-		}
-	}
-	now := s.now()
-	ok, err := s.store.CompleteIdempotencyKey(ctx, account, key, &sentstub.IdempotentResponse{
-		RequestID: r.id, Fingerprint: fp, Status: res.Status, Headers: headers, Body: capture.body.Bytes(),
-		StoredAt: now, ExpiresAt: now.Add(s.idem.ttl),
-	})
-	switch {
-	case err != nil:
-		s.logger.LogAttrs(ctx, slog.LevelError, "storing an idempotent answer failed",
-			slog.String("request_id", r.id), slog.Any("error", err))
-	case !ok:
-		s.logger.LogAttrs(ctx, slog.LevelWarn, "an Idempotency-Key's lock timed out before its request finished; its answer is not stored",
-			slog.String("request_id", r.id), slog.String("idempotency_key", key))
-	}
-	return nil
+	return unsent.send()
 }
 
 func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
@@ -207,28 +224,53 @@ func fingerprint(req *http.Request) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// captureWriter passes a response through and keeps a copy of its body up
-// to limit bytes.
-type captureWriter struct {
+// heldResponse holds a response back: its status and body are kept until
+// send, and discard forgets them and the headers set since it was made.
+type heldResponse struct {
 	http.ResponseWriter
-	body     bytes.Buffer
-	limit    int
-	overflow bool
+	status int
+	body   bytes.Buffer
+	header http.Header // the headers as they were before the response
 }
 
-func (w *captureWriter) Write(b []byte) (int, error) {
-	if !w.overflow {
-		if w.body.Len()+len(b) > w.limit {
-			w.overflow = true
-			w.body = bytes.Buffer{}
-		} else {
-			w.body.Write(b)
-		}
+// newHeldResponse makes res write into a heldResponse until it is sent or
+// discarded.
+func newHeldResponse(res *echo.Response) *heldResponse {
+	w := &heldResponse{ResponseWriter: res.Writer, header: res.Header().Clone()}
+	res.Writer = w
+	return w
+}
+
+func (w *heldResponse) WriteHeader(status int) { w.status = status }
+
+func (w *heldResponse) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	return w.body.Write(b)
 }
 
-func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// Flush does nothing: the response is held back until it is sent.
+func (w *heldResponse) Flush() {}
+
+func (w *heldResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// send writes the held response.
+func (w *heldResponse) send() error {
+	w.ResponseWriter.WriteHeader(w.status)
+	_, err := w.ResponseWriter.Write(w.body.Bytes())
+	return err
+}
+
+// discard forgets the held response, so that another can be written.
+func (w *heldResponse) discard(res *echo.Response) {
+	w.status = 0
+	w.body.Reset()
+	h := res.Header()
+	clear(h)
+	maps.Copy(h, w.header)
+	res.Committed, res.Status, res.Size = false, http.StatusOK, 0
+}
 
 // idempotencyConfig is the policy, and the in-process waiting room.
 type idempotencyConfig struct {

@@ -28,7 +28,9 @@ type countingStore struct {
 	hold     chan struct{} // when set, updates wait for it to close
 	entered  chan struct{} // when set, receives on each update's start
 	claimErr error
+	endErr   error        // when set, idempotent requests fail to end
 	failNext atomic.Int32 // updates to fail with an internal error
+	failLate atomic.Int32 // updates to fail with an internal error after writing
 }
 
 func newCountingStore(t *testing.T) *countingStore {
@@ -49,7 +51,43 @@ func (s *countingStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, 
 		s.failNext.Add(-1)
 		return nil, errors.New("injected failure")
 	}
-	return s.Store.UpdateWebhook(ctx, owner, id, update)
+	w, err := s.Store.UpdateWebhook(ctx, owner, id, update)
+	if err == nil && s.failLate.Load() > 0 {
+		s.failLate.Add(-1)
+		return nil, errors.New("injected failure after the write")
+	}
+	return w, err
+}
+
+func (s *countingStore) BeginIdempotentRequest(ctx context.Context, account uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
+	ctx, run := s.Store.BeginIdempotentRequest(ctx, account, key, requestID)
+	if s.endErr != nil {
+		return ctx, failingEnd{run, s.endErr}
+	}
+	return ctx, run
+}
+
+// failingEnd fails to commit as a store does: nothing is committed, and
+// the key is free again.
+type failingEnd struct {
+	sentstub.IdempotentRequest
+	err error
+}
+
+func (r failingEnd) Complete(*sentstub.IdempotentResponse) (bool, error) {
+	return false, errors.Join(r.err, r.Abort())
+}
+
+func (r failingEnd) Release() error { return errors.Join(r.err, r.Abort()) }
+
+// active reports whether the demo's order webhook is active, as stored.
+func (s *countingStore) active(t *testing.T) bool {
+	t.Helper()
+	w, err := s.FindWebhook(context.Background(), uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(orderID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.IsActive
 }
 
 func (s *countingStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (*sentstub.IdempotentResponse, bool, error) {
@@ -267,6 +305,18 @@ func TestIdempotencyWhatIsStored(t *testing.T) {
 			t.Errorf("a 500 was replayed")
 		}
 	})
+	t.Run("a 5xx after the write rolls it back; the retry runs", func(t *testing.T) {
+		before := st.active(t)
+		st.failLate.Store(1)
+		wantError(t, e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k500late"), 500, "INTERNAL_001", "")
+		if st.active(t) != before {
+			t.Fatalf("a toggle answered with a 500 was applied")
+		}
+		r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k500late")
+		if wantOK(t, r)["is_active"] == before || r.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("the retry of a failed toggle: %s, replayed %q", r.Body, r.Header.Get("Idempotent-Replayed"))
+		}
+	})
 	t.Run("answers over the size limit are not stored", func(t *testing.T) {
 		small := newEnv(t, st, func(c *server.Config) { c.IdempotencyMaxStored = 100 })
 		wantOK(t, small.toggle(t, orderID, str(`{}`), "Idempotency-Key", "kbig"))
@@ -300,6 +350,34 @@ func TestIdempotencyStoreUnavailable(t *testing.T) {
 	}
 	// Requests without a key do not need the idempotency store.
 	wantOK(t, e.toggle(t, orderID, str(`{}`)))
+}
+
+// When the answer cannot be stored, it is not sent, and what the operation
+// did is undone: the client gets 503 and its retry runs once.
+func TestIdempotencyStoreFailsAtTheEnd(t *testing.T) {
+	st := newCountingStore(t)
+	st.endErr = errors.New("disk I/O error at /var/lib/sentstub/secret.db")
+	e := newEnv(t, st)
+	before := st.active(t)
+	r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k")
+	wantError(t, r, http.StatusServiceUnavailable, "SERVICE_001", "Cache service temporarily unavailable")
+	if strings.Contains(string(r.Body), "secret") || r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("503 leaks the cause or keeps the held answer's headers: %v %s", r.Header, r.Body)
+	}
+	if !strings.Contains(e.Logs.String(), "secret.db") || !strings.Contains(e.Logs.String(), r.Env.Meta.RequestID) {
+		t.Errorf("the cause is not logged with the request id")
+	}
+	if st.active(t) != before || st.updates.Load() != 1 {
+		t.Fatalf("a toggle answered with 503 was applied (active %v, was %v)", st.active(t), before)
+	}
+	st.endErr = nil
+	r = e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k")
+	if wantOK(t, r)["is_active"] == before || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the retry: %s, replayed %q; want it to run", r.Body, r.Header.Get("Idempotent-Replayed"))
+	}
+	if replay := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k"); replay.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the retry's answer was not stored")
+	}
 }
 
 func TestIdempotencySweep(t *testing.T) {

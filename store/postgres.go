@@ -177,8 +177,18 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 }
 
 // inTx runs fn in a transaction, which is committed when fn succeeds and
-// rolled back otherwise (a panic included).
+// rolled back otherwise (a panic included). Inside an idempotent request,
+// fn runs in the request's transaction, begun if needed, which ends with
+// the request.
 func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
+	if r := s.requestOf(ctx); r != nil {
+		if r.tx == nil {
+			if r.tx, err = s.pool.Begin(ctx); err != nil {
+				return fmt.Errorf("postgres: begin: %w", err)
+			}
+		}
+		return fn(r.tx)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -200,15 +210,27 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err
 	return nil
 }
 
+// querier is what runs a statement for ctx: the transaction of its
+// idempotent request, once a write began it, so that the request reads what
+// it wrote, or the pool.
+func (s *PostgresStore) querier(ctx context.Context) interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+} {
+	if r := s.requestOf(ctx); r != nil && r.tx != nil {
+		return r.tx
+	}
+	return s.pool
+}
+
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *PostgresStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (*sentstub.Account, error) {
-	return scanPostgresAccount(s.pool.QueryRow(ctx, `SELECT a.id, a.organization_id, a.name FROM api_keys k
+	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT a.id, a.organization_id, a.name FROM api_keys k
 		JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1`, h[:]))
 }
 
 // FindAccount implements sentstub.AccountStore.
 func (s *PostgresStore) FindAccount(ctx context.Context, id uuid.UUID) (*sentstub.Account, error) {
-	return scanPostgresAccount(s.pool.QueryRow(ctx, `SELECT id, organization_id, name FROM accounts WHERE id = $1`, id))
+	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT id, organization_id, name FROM accounts WHERE id = $1`, id))
 }
 
 func scanPostgresAccount(row pgx.Row) (*sentstub.Account, error) {
@@ -234,7 +256,7 @@ const postgresWebhookColumns = `id, owner_id, display_name, endpoint_url, is_act
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
-	return scanPostgresWebhook(s.pool.QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
+	return scanPostgresWebhook(s.querier(ctx).QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
 		FROM webhooks WHERE id = $1 AND owner_id = $2`, id, owner))
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sentstub/sentstub"
 )
@@ -84,26 +85,126 @@ func scanPostgresIdempotentResponse(row pgx.Row) (*sentstub.IdempotentResponse, 
 	return &r, nil
 }
 
-// CompleteIdempotencyKey implements sentstub.IdempotencyStore.
-func (s *PostgresStore) CompleteIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string, resp *sentstub.IdempotentResponse) (bool, error) {
-	headers, err := encodeHeaders(resp.Headers)
+// BeginIdempotentRequest implements sentstub.IdempotencyStore. The
+// request's first write begins a transaction on a connection of the pool,
+// which the request keeps until it ends. Its claim is a committed row,
+// which holds the key across replicas meanwhile.
+func (s *PostgresStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
+	r := &postgresRequest{s: s, ctx: context.WithoutCancel(ctx), account: accountID, key: key, requestID: requestID}
+	return context.WithValue(ctx, postgresRequestKey{}, r), r
+}
+
+type postgresRequestKey struct{}
+
+// postgresRequest implements sentstub.IdempotentRequest.
+type postgresRequest struct {
+	s         *PostgresStore
+	ctx       context.Context
+	account   uuid.UUID
+	key       string
+	requestID string
+	ended     bool
+	tx        pgx.Tx // begun by the request's first write
+}
+
+// requestOf returns the idempotent request of s that ctx runs, if any.
+func (s *PostgresStore) requestOf(ctx context.Context) *postgresRequest {
+	r, _ := ctx.Value(postgresRequestKey{}).(*postgresRequest)
+	if r == nil || r.s != s || r.ended {
+		return nil
+	}
+	return r
+}
+
+// exec runs a statement of the request's end: in its transaction if a write
+// began one, on the pool otherwise.
+func (r *postgresRequest) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if r.tx != nil {
+		return r.tx.Exec(ctx, sql, args...)
+	}
+	return r.s.pool.Exec(ctx, sql, args...)
+}
+
+// Complete implements sentstub.IdempotentRequest.
+func (r *postgresRequest) Complete(resp *sentstub.IdempotentResponse) (bool, error) {
+	ctx, cancel, err := r.end()
 	if err != nil {
 		return false, err
 	}
-	tag, err := s.pool.Exec(ctx, postgresCompleteKey, resp.StoredAt, resp.Status, headers, resp.Body,
-		resp.ExpiresAt, accountID, key, resp.RequestID)
+	defer cancel()
+	headers, err := encodeHeaders(resp.Headers)
 	if err != nil {
-		return false, fmt.Errorf("postgres: complete idempotency key: %w", err)
+		return false, r.fail(ctx, err)
+	}
+	tag, err := r.exec(ctx, postgresCompleteKey, resp.StoredAt, resp.Status, headers, resp.Body,
+		resp.ExpiresAt, r.account, r.key, r.requestID)
+	if err != nil {
+		return false, r.fail(ctx, fmt.Errorf("postgres: complete idempotency key: %w", err))
+	}
+	if err := r.commit(ctx); err != nil {
+		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-// ReleaseIdempotencyKey implements sentstub.IdempotencyStore.
-func (s *PostgresStore) ReleaseIdempotencyKey(ctx context.Context, accountID uuid.UUID, key, requestID string) error {
-	if _, err := s.pool.Exec(ctx, postgresReleaseKey, accountID, key, requestID); err != nil {
-		return fmt.Errorf("postgres: release idempotency key: %w", err)
+// Release implements sentstub.IdempotentRequest.
+func (r *postgresRequest) Release() error {
+	ctx, cancel, err := r.end()
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := r.exec(ctx, postgresReleaseKey, r.account, r.key, r.requestID); err != nil {
+		return r.fail(ctx, fmt.Errorf("postgres: release idempotency key: %w", err))
+	}
+	return r.commit(ctx)
+}
+
+// Abort implements sentstub.IdempotentRequest.
+func (r *postgresRequest) Abort() error {
+	ctx, cancel, err := r.end()
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return r.fail(ctx, nil)
+}
+
+// end marks the request ended and bounds the statements that end it.
+func (r *postgresRequest) end() (context.Context, context.CancelFunc, error) {
+	if r.ended {
+		return nil, nil, errors.New("postgres: idempotent request already ended")
+	}
+	r.ended = true
+	ctx, cancel := context.WithTimeout(r.ctx, postgresEndTimeout)
+	return ctx, cancel, nil
+}
+
+// commit commits the request's transaction, if a write began one.
+func (r *postgresRequest) commit(ctx context.Context) error {
+	if r.tx == nil {
+		return nil
+	}
+	if err := r.tx.Commit(ctx); err != nil {
+		return r.fail(ctx, fmt.Errorf("postgres: commit: %w", err))
 	}
 	return nil
+}
+
+// fail rolls the request's transaction back, if a write began one, and
+// frees the key; if the key cannot be freed now, its claim's lock timeout
+// frees it. It returns cause with whatever else failed.
+func (r *postgresRequest) fail(ctx context.Context, cause error) error {
+	errs := []error{cause}
+	if r.tx != nil {
+		if err := r.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+			errs = append(errs, fmt.Errorf("postgres: rollback: %w", err))
+		}
+	}
+	if _, err := r.s.pool.Exec(ctx, postgresReleaseKey, r.account, r.key, r.requestID); err != nil {
+		errs = append(errs, fmt.Errorf("postgres: release idempotency key: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore. A negative

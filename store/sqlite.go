@@ -143,8 +143,12 @@ func (s *SQLiteStore) unlock() { <-s.sem }
 
 // inTx runs fn in a write transaction on the connection. fn must use only
 // the connection's prepared statements and must not call other methods of
-// s. The transaction is rolled back when fn fails.
+// s. The transaction is rolled back when fn fails. Inside an idempotent
+// request that holds the connection, fn runs in the request's transaction.
 func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
+	if r := s.requestOf(ctx); r != nil && r.inTx {
+		return fn()
+	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
@@ -169,13 +173,52 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 // withConn runs fn holding the connection. A single statement needs no
 // more: it commits on its own, and nothing else runs meanwhile, so a read
 // followed by one write is atomic too. Several writes that must commit
-// together use inTx.
+// together use inTx. Inside an idempotent request that holds the
+// connection, fn runs in the request's transaction.
 func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
+	if r := s.requestOf(ctx); r != nil && r.inTx {
+		return fn()
+	}
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.unlock()
 	return fn()
+}
+
+// write is withConn for a write. Inside an idempotent request, fn runs in
+// the request's transaction, begun if this is its first write, and gets the
+// request, to record what it changes in the cache.
+func (s *SQLiteStore) write(ctx context.Context, fn func(r *sqliteRequest) error) error {
+	r := s.requestOf(ctx)
+	if r == nil {
+		return s.withConn(ctx, func() error { return fn(nil) })
+	}
+	if !r.inTx {
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
+		if _, err := s.begin.ExecContext(ctx); err != nil {
+			s.unlock()
+			return fmt.Errorf("sqlite: begin: %w", err)
+		}
+		r.inTx = true
+	}
+	return fn(r)
+}
+
+// cache writes w through to the cache. Inside an idempotent request r, the
+// entry it replaces is kept, to restore on rollback.
+func (s *SQLiteStore) cache(r *sqliteRequest, w *sentstub.Webhook) {
+	if r != nil {
+		if _, kept := r.undo[w.ID]; !kept {
+			if r.undo == nil {
+				r.undo = map[uuid.UUID]*sentstub.Webhook{}
+			}
+			r.undo[w.ID] = s.webhooks[w.ID]
+		}
+	}
+	s.webhooks[w.ID] = w
 }
 
 // migrate applies, in one transaction each, the embedded migrations the
@@ -313,10 +356,10 @@ func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentst
 
 // UpdateWebhook implements sentstub.WebhookStore. Holding the only
 // connection makes the read, update and write one atomic step; the write is
-// a single UPDATE, so it needs no explicit transaction.
+// a single UPDATE, so it needs no explicit transaction of its own.
 func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
 	var w *sentstub.Webhook
-	err := s.withConn(ctx, func() error {
+	err := s.write(ctx, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
 			return err
@@ -329,7 +372,7 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 		if err := s.saveWebhook(ctx, cached, w); err != nil {
 			return err
 		}
-		s.webhooks[id] = w.Clone()
+		s.cache(r, w.Clone())
 		return nil
 	})
 	if err != nil {

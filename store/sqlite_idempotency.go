@@ -137,44 +137,144 @@ func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sents
 	return &r, nil
 }
 
-// CompleteIdempotencyKey implements sentstub.IdempotencyStore.
-func (s *SQLiteStore) CompleteIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string, resp *sentstub.IdempotentResponse) (completed bool, err error) {
-	headers, err := encodeHeaders(resp.Headers)
-	if err != nil {
-		return false, err
-	}
-	err = s.withConn(ctx, func() error {
-		slot := claimSlot{accountID, key}
-		if held, ok := s.claims[slot]; !ok || held.requestID != resp.RequestID {
-			return nil // the claim was lost
-		}
-		index := slotOf(accountID, key)
-		res, err := s.storeAnswer.ExecContext(ctx, index, accountID.String(), key, resp.RequestID,
-			resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
-		if err != nil {
-			return fmt.Errorf("sqlite: store idempotent answer: %w", err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("sqlite: store idempotent answer: %w", err)
-		}
-		s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
-		delete(s.claims, slot)
-		completed = true
-		return nil
-	})
-	return completed, err
+// BeginIdempotentRequest implements sentstub.IdempotencyStore. The
+// request's first write takes the connection and begins a transaction; the
+// connection stays taken, so that nothing else reads what the request wrote
+// before it commits, until the request ends.
+func (s *SQLiteStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
+	r := &sqliteRequest{s: s, ctx: context.WithoutCancel(ctx), slot: claimSlot{accountID, key}, requestID: requestID}
+	return context.WithValue(ctx, sqliteRequestKey{}, r), r
 }
 
-// ReleaseIdempotencyKey implements sentstub.IdempotencyStore.
-func (s *SQLiteStore) ReleaseIdempotencyKey(ctx context.Context, accountID uuid.UUID, key, requestID string) error {
-	return s.withConn(ctx, func() error {
-		slot := claimSlot{accountID, key}
-		if held, ok := s.claims[slot]; ok && held.requestID == requestID {
-			delete(s.claims, slot)
-		}
+type sqliteRequestKey struct{}
+
+// sqliteRequest implements sentstub.IdempotentRequest.
+type sqliteRequest struct {
+	s         *SQLiteStore
+	ctx       context.Context
+	slot      claimSlot
+	requestID string
+	ended     bool
+	inTx      bool                            // a write began the transaction; the request holds the connection
+	undo      map[uuid.UUID]*sentstub.Webhook // cached webhooks as they were before the transaction (nil: absent)
+}
+
+// requestOf returns the idempotent request of s that ctx runs, if any.
+func (s *SQLiteStore) requestOf(ctx context.Context) *sqliteRequest {
+	r, _ := ctx.Value(sqliteRequestKey{}).(*sqliteRequest)
+	if r == nil || r.s != s || r.ended {
 		return nil
-	})
+	}
+	return r
+}
+
+// Complete implements sentstub.IdempotentRequest.
+func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool, err error) {
+	if err := r.end(); err != nil {
+		return false, err
+	}
+	s := r.s
+	defer s.unlock()
+	defer r.freeClaim()
+	if !r.holdsClaim() {
+		return false, r.commit()
+	}
+	headers, err := encodeHeaders(resp.Headers)
+	if err != nil {
+		return false, errors.Join(err, r.rollback())
+	}
+	index := slotOf(r.slot.account, r.slot.key)
+	res, err := s.storeAnswer.ExecContext(r.ctx, index, r.slot.account.String(), r.slot.key, resp.RequestID,
+		resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
+	if err != nil {
+		return false, errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+	}
+	if err := r.commit(); err != nil {
+		return false, err
+	}
+	s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
+	return true, nil
+}
+
+// Release implements sentstub.IdempotentRequest.
+func (r *sqliteRequest) Release() error {
+	if err := r.end(); err != nil {
+		return err
+	}
+	defer r.s.unlock()
+	defer r.freeClaim()
+	return r.commit()
+}
+
+// Abort implements sentstub.IdempotentRequest.
+func (r *sqliteRequest) Abort() error {
+	if err := r.end(); err != nil {
+		return err
+	}
+	defer r.s.unlock()
+	defer r.freeClaim()
+	return r.rollback()
+}
+
+// end marks the request ended and makes sure it holds the connection, which
+// the caller releases.
+func (r *sqliteRequest) end() error {
+	if r.ended {
+		return errors.New("sqlite: idempotent request already ended")
+	}
+	r.ended = true
+	if r.inTx {
+		return nil
+	}
+	return r.s.lock(r.ctx)
+}
+
+func (r *sqliteRequest) holdsClaim() bool {
+	held, ok := r.s.claims[r.slot]
+	return ok && held.requestID == r.requestID
+}
+
+func (r *sqliteRequest) freeClaim() {
+	if r.holdsClaim() {
+		delete(r.s.claims, r.slot)
+	}
+}
+
+// commit commits the request's transaction, if a write began one, and
+// rolls it back when that fails.
+func (r *sqliteRequest) commit() error {
+	if !r.inTx {
+		return nil
+	}
+	if _, err := r.s.commit.ExecContext(r.ctx); err != nil {
+		return errors.Join(fmt.Errorf("sqlite: commit: %w", err), r.rollback())
+	}
+	r.inTx = false
+	return nil
+}
+
+// rollback rolls the request's transaction back, if a write began one, and
+// restores the webhooks it cached.
+func (r *sqliteRequest) rollback() error {
+	if !r.inTx {
+		return nil
+	}
+	r.inTx = false
+	for id, w := range r.undo {
+		if w == nil {
+			delete(r.s.webhooks, id)
+		} else {
+			r.s.webhooks[id] = w
+		}
+	}
+	if _, err := r.s.rollback.ExecContext(r.ctx); err != nil {
+		return fmt.Errorf("sqlite: rollback: %w", err)
+	}
+	return nil
 }
 
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned

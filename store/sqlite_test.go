@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,7 +40,8 @@ func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 		if _, claimed, err := st.ClaimIdempotencyKey(ctx, c); err != nil || !claimed {
 			t.Fatalf("claim %s: %v %v", key, claimed, err)
 		}
-		if ok, err := st.CompleteIdempotencyKey(ctx, acct, key, &sentstub.IdempotentResponse{RequestID: "req_" + key,
+		_, run := st.BeginIdempotentRequest(ctx, acct, key, "req_"+key)
+		if ok, err := run.Complete(&sentstub.IdempotentResponse{RequestID: "req_" + key,
 			Status: 200, Body: []byte(key), StoredAt: at, ExpiresAt: at.Add(24 * time.Hour)}); err != nil || !ok {
 			t.Fatalf("complete %s: %v %v", key, ok, err)
 		}
@@ -73,5 +76,63 @@ func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 	}
 	if _, claimed := claim("old"); !claimed {
 		t.Errorf("an expired answer still holds its key")
+	}
+}
+
+// crashDBEnv names the database that TestSQLiteCrashInsideRequest's child
+// process writes into before it kills itself.
+const crashDBEnv = "SENTSTUB_TEST_CRASH_DB"
+
+// A process that dies in the middle of an idempotent request, after the
+// operation's write and before its answer is stored, leaves neither: the
+// webhook is as it was and the key runs again. Were the write committed
+// on its own, the retry would apply it a second time (a toggle would flip
+// back).
+func TestSQLiteCrashInsideRequest(t *testing.T) {
+	ctx := context.Background()
+	acme, id := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.OrderWebhookID)
+	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+	if path := os.Getenv(crashDBEnv); path != "" {
+		st, err := store.OpenSQLite(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: acme, Key: "k",
+			RequestID: "req_crash", Now: t0, LockedUntil: t0.Add(time.Minute)}); err != nil || !claimed {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+		reqCtx, _ := st.BeginIdempotentRequest(ctx, acme, "k", "req_crash")
+		no := false
+		if _, err := st.UpdateWebhook(reqCtx, acme, id, func(w *sentstub.Webhook) bool { return w.SetActive(&no, t0) }); err != nil {
+			t.Fatal(err)
+		}
+		self, _ := os.FindProcess(os.Getpid())
+		self.Kill()
+		select {}
+	}
+
+	path := filepath.Join(t.TempDir(), "crash.db")
+	st, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustProvisionDemo(t, st, t0)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run", "^TestSQLiteCrashInsideRequest$")
+	child.Env = append(os.Environ(), crashDBEnv+"="+path)
+	out, err := child.CombinedOutput()
+	if child.ProcessState == nil || child.ProcessState.Exited() {
+		t.Fatalf("the child did not die inside the request (%v):\n%s", err, out)
+	}
+
+	st = storetest.MustOpenSQLitePath(t, path)
+	if w, err := st.FindWebhook(ctx, acme, id); err != nil || !w.IsActive {
+		t.Errorf("after the crash, the webhook is %+v (%v); want it active, as before the request", w, err)
+	}
+	if stored, claimed, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: acme, Key: "k",
+		RequestID: "req_retry", Now: t0, LockedUntil: t0.Add(time.Minute)}); err != nil || !claimed || stored != nil {
+		t.Errorf("after the crash, a retry claims %v, replays %+v, %v; want it to run", claimed, stored, err)
 	}
 }

@@ -22,6 +22,7 @@ func runIdempotency(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 	t.Run("ScopedByAccount", func(t *testing.T) { testScopedByAccount(t, open(t)) })
 	t.Run("ConcurrentClaims", func(t *testing.T) { testConcurrentClaims(t, open(t)) })
 	t.Run("Sweep", func(t *testing.T) { testSweep(t, open(t)) })
+	t.Run("RequestWrites", func(t *testing.T) { runRequestWrites(t, open) })
 }
 
 var t0 = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
@@ -50,13 +51,24 @@ func mustClaim(t *testing.T, st sentstub.Store, c sentstub.IdempotencyClaim) (*s
 	return stored, claimed
 }
 
+// mustComplete runs r.RequestID's request on the key without writes and
+// completes it with r.
 func mustComplete(t *testing.T, st sentstub.Store, account uuid.UUID, key string, r *sentstub.IdempotentResponse) bool {
 	t.Helper()
-	ok, err := st.CompleteIdempotencyKey(context.Background(), account, key, r)
+	_, run := st.BeginIdempotentRequest(context.Background(), account, key, r.RequestID)
+	ok, err := run.Complete(r)
 	if err != nil {
-		t.Fatalf("CompleteIdempotencyKey: %v", err)
+		t.Fatalf("Complete: %v", err)
 	}
 	return ok
+}
+
+func mustRelease(t *testing.T, st sentstub.Store, account uuid.UUID, key, requestID string) {
+	t.Helper()
+	_, run := st.BeginIdempotentRequest(context.Background(), account, key, requestID)
+	if err := run.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
 }
 
 func testClaimCompleteReplay(t *testing.T, st sentstub.Store) {
@@ -108,27 +120,20 @@ func testInFlight(t *testing.T, st sentstub.Store) {
 }
 
 func testRelease(t *testing.T, st sentstub.Store) {
-	ctx := context.Background()
 	acct := uuid.New()
 	mustClaim(t, st, claim(acct, "k", "req_a", t0))
 	// Only the holder releases.
-	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_other"); err != nil {
-		t.Fatal(err)
-	}
+	mustRelease(t, st, acct, "k", "req_other")
 	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_b", t0)); claimed {
 		t.Fatal("a release by another request freed the key")
 	}
-	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_a"); err != nil {
-		t.Fatal(err)
-	}
+	mustRelease(t, st, acct, "k", "req_a")
 	if _, claimed := mustClaim(t, st, claim(acct, "k", "req_b", t0)); !claimed {
 		t.Fatal("a released key could not be claimed")
 	}
 	mustComplete(t, st, acct, "k", response("req_b", t0))
 	// A stored response is never released.
-	if err := st.ReleaseIdempotencyKey(ctx, acct, "k", "req_b"); err != nil {
-		t.Fatal(err)
-	}
+	mustRelease(t, st, acct, "k", "req_b")
 	if got, _ := mustClaim(t, st, claim(acct, "k", "req_c", t0)); got == nil {
 		t.Fatal("release dropped a stored response")
 	}
@@ -213,4 +218,91 @@ func testSweep(t *testing.T, st sentstub.Store) {
 	if got, _ := mustClaim(t, st, claim(acct, "fresh", "req_x", now)); got == nil {
 		t.Errorf("sweep deleted a live response")
 	}
+}
+
+// runRequestWrites checks that an idempotent request's writes commit with
+// its end, and only then: with its answer (Complete), alone (Release), or
+// not at all (Abort).
+func runRequestWrites(t *testing.T, open func(tb testing.TB) sentstub.Store) {
+	acme, id := uuid.MustParse(AcmeOrgID), uuid.MustParse(OrderWebhookID) // active
+	// begin claims key and runs a request that deactivates the webhook,
+	// reading its own write back.
+	begin := func(t *testing.T, st sentstub.Store, ctx context.Context, key string) sentstub.IdempotentRequest {
+		t.Helper()
+		if _, claimed := mustClaim(t, st, claim(acme, key, "req_"+key, t0)); !claimed {
+			t.Fatal("claim refused")
+		}
+		ctx, run := st.BeginIdempotentRequest(ctx, acme, key, "req_"+key)
+		no := false
+		if _, err := st.UpdateWebhook(ctx, acme, id, func(w *sentstub.Webhook) bool { return w.SetActive(&no, t0) }); err != nil {
+			t.Fatalf("UpdateWebhook in the request: %v", err)
+		}
+		if w, err := st.FindWebhook(ctx, acme, id); err != nil || w.IsActive {
+			t.Fatalf("the request does not read its own write: %+v, %v", w, err)
+		}
+		return run
+	}
+	active := func(t *testing.T, st sentstub.Store) bool {
+		t.Helper()
+		w, err := st.FindWebhook(context.Background(), acme, id)
+		if err != nil {
+			t.Fatalf("FindWebhook: %v", err)
+		}
+		return w.IsActive
+	}
+
+	t.Run("Complete", func(t *testing.T) {
+		st := open(t)
+		MustProvisionDemo(t, st, created)
+		// The client went away: the request still ends.
+		ctx, cancel := context.WithCancel(context.Background())
+		run := begin(t, st, ctx, "k")
+		cancel()
+		if stored, err := run.Complete(response("req_k", t0)); err != nil || !stored {
+			t.Fatalf("Complete = %v, %v", stored, err)
+		}
+		if active(t, st) {
+			t.Error("a completed request's write was not committed")
+		}
+		if got, _ := mustClaim(t, st, claim(acme, "k", "req_again", t0.Add(time.Second))); got == nil || got.RequestID != "req_k" {
+			t.Errorf("replay = %+v, want req_k's answer", got)
+		}
+		if _, err := run.Complete(response("req_k", t0)); err == nil {
+			t.Error("a request ended twice")
+		}
+	})
+	t.Run("Release", func(t *testing.T) {
+		st := open(t)
+		MustProvisionDemo(t, st, created)
+		if err := begin(t, st, context.Background(), "k").Release(); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		if active(t, st) {
+			t.Error("a released request's write was not committed")
+		}
+		if _, claimed := mustClaim(t, st, claim(acme, "k", "req_again", t0)); !claimed {
+			t.Error("a released key could not be claimed")
+		}
+	})
+	t.Run("Abort", func(t *testing.T) {
+		st := open(t)
+		MustProvisionDemo(t, st, created)
+		run := begin(t, st, context.Background(), "k")
+		if err := run.Abort(); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		if !active(t, st) {
+			t.Error("an aborted request's write was kept")
+		}
+		if _, claimed := mustClaim(t, st, claim(acme, "k", "req_again", t0)); !claimed {
+			t.Error("an aborted request's key could not be claimed")
+		}
+		if err := run.Abort(); err == nil {
+			t.Error("a request ended twice")
+		}
+		// The store still works, within requests and without.
+		if err := begin(t, st, context.Background(), "k2").Release(); err != nil || active(t, st) {
+			t.Errorf("a request after an abort: %v, active %v", err, active(t, st))
+		}
+	})
 }
