@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -128,6 +129,47 @@ func startLoopback(b *testing.B, name string, h http.Handler) *loopbackTarget {
 	}
 }
 
+// toggle sends one toggle and reads its answer, which must be a 200.
+func (lt *loopbackTarget) toggle() error {
+	req, _ := http.NewRequest(http.MethodPatch, lt.url, strings.NewReader(`{}`))
+	req.Header.Set("x-api-key", storetest.AcmeOrgKey)
+	req.Header.Set("Content-Type", "application/json")
+	if lt.keyed {
+		req.Header.Set("Idempotency-Key", "loopback-"+strconv.FormatInt(lt.keys.Add(1), 10))
+	}
+	res, err := lt.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: status %d", lt.name, res.StatusCode)
+	}
+	return nil
+}
+
+// BenchmarkRoundTrip is one toggle at a time over loopback HTTP, as a
+// client waiting for each answer sees it, without and with a fresh
+// Idempotency-Key.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, keyed := range []bool{false, true} {
+		name := "keyless"
+		if keyed {
+			name = "keyed"
+		}
+		b.Run(name, func(b *testing.B) {
+			lt := startLoopback(b, name, newBenchServer(b))
+			lt.keyed = keyed
+			for b.Loop() {
+				if err := lt.toggle(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // loopbackConcurrency is how many requests are in flight at once.
 const loopbackConcurrency = 16
 
@@ -145,21 +187,8 @@ func (lt *loopbackTarget) load(b *testing.B, d time.Duration) float64 {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(stop) {
-				req, _ := http.NewRequest(http.MethodPatch, lt.url, strings.NewReader(`{}`))
-				req.Header.Set("x-api-key", storetest.AcmeOrgKey)
-				req.Header.Set("Content-Type", "application/json")
-				if lt.keyed {
-					req.Header.Set("Idempotency-Key", "loopback-"+strconv.FormatInt(lt.keys.Add(1), 10))
-				}
-				res, err := lt.client.Do(req)
-				if err != nil {
+				if err := lt.toggle(); err != nil {
 					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					b.Errorf("%s: status %d", lt.name, res.StatusCode)
 					return
 				}
 				done.Add(1)
