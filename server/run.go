@@ -12,7 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -74,44 +74,26 @@ func ParseOptions(args []string, getenv func(string) string, output io.Writer) (
 	o := DefaultOptions()
 	fs := flag.NewFlagSet("sentstub", flag.ContinueOnError)
 	fs.SetOutput(output)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
+	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address")
+	fs.StringVar(&o.DB, "db", o.DB, "SQLite database file, :memory:, or a postgres:// URL shared by replicas")
+	fs.IntVar(&o.DBMaxConns, "db-max-conns", o.DBMaxConns, "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs)")
+	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", o.DBConnectTimeout, "PostgreSQL connect timeout; 0 keeps the URL's")
+	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", o.DBStatementTimeout, "PostgreSQL statement_timeout; 0 keeps the server's")
+	fs.DurationVar(&o.IdempotencyWait, "idempotency-wait", o.IdempotencyWait, "how long a request waits for one in flight with the same Idempotency-Key before 409")
+	fs.DurationVar(&o.IdempotencyLockTimeout, "idempotency-lock-timeout", o.IdempotencyLockTimeout, "how long a request in flight holds its Idempotency-Key if its process dies")
+	fs.StringVar(&o.Fixtures, "fixtures", o.Fixtures, "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	// A variable is the flag's value until the command line sets it.
 	var envErrs []error
-	envInt := func(name string, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SENTSTUB_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		f.Usage += " (env " + name + ")"
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
-		}
-		return n
-	}
-	envDuration := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			envErrs = append(envErrs, fmt.Errorf("%s: %w", name, err))
-		}
-		return d
-	}
-	fs.StringVar(&o.Addr, "addr", env("SENTSTUB_ADDR", o.Addr), "listen address (env SENTSTUB_ADDR)")
-	fs.StringVar(&o.DB, "db", env("SENTSTUB_DB", o.DB), "SQLite database file, :memory:, or a postgres:// URL shared by replicas (env SENTSTUB_DB)")
-	fs.IntVar(&o.DBMaxConns, "db-max-conns", envInt("SENTSTUB_DB_MAX_CONNS", o.DBMaxConns), "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs) (env SENTSTUB_DB_MAX_CONNS)")
-	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", envDuration("SENTSTUB_DB_CONNECT_TIMEOUT", o.DBConnectTimeout), "PostgreSQL connect timeout; 0 keeps the URL's (env SENTSTUB_DB_CONNECT_TIMEOUT)")
-	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", envDuration("SENTSTUB_DB_STATEMENT_TIMEOUT", o.DBStatementTimeout), "PostgreSQL statement_timeout; 0 keeps the server's (env SENTSTUB_DB_STATEMENT_TIMEOUT)")
-	fs.DurationVar(&o.IdempotencyWait, "idempotency-wait", envDuration("SENTSTUB_IDEMPOTENCY_WAIT", o.IdempotencyWait), "how long a request waits for one in flight with the same Idempotency-Key before 409 (env SENTSTUB_IDEMPOTENCY_WAIT)")
-	fs.DurationVar(&o.IdempotencyLockTimeout, "idempotency-lock-timeout", envDuration("SENTSTUB_IDEMPOTENCY_LOCK_TIMEOUT", o.IdempotencyLockTimeout), "how long a request in flight holds its Idempotency-Key if its process dies (env SENTSTUB_IDEMPOTENCY_LOCK_TIMEOUT)")
-	fs.StringVar(&o.Fixtures, "fixtures", env("SENTSTUB_FIXTURES", o.Fixtures), "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture (env SENTSTUB_FIXTURES)")
-	level := fs.String("log-level", env("SENTSTUB_LOG_LEVEL", "info"), "debug, info, warn or error (env SENTSTUB_LOG_LEVEL)")
+	})
 	if err := errors.Join(envErrs...); err != nil {
 		return o, err
 	}
