@@ -126,58 +126,47 @@ func (r *postgresRequest) exec(ctx context.Context, sql string, args ...any) (pg
 }
 
 // Complete implements sentstub.IdempotentRequest.
-func (r *postgresRequest) Complete(resp *sentstub.IdempotentResponse) (bool, error) {
-	ctx, cancel, err := r.end()
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
+func (r *postgresRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool, err error) {
 	headers, err := encodeHeaders(resp.Headers)
 	if err != nil {
-		return false, r.fail(ctx, err)
+		return false, errors.Join(err, r.Abort())
 	}
-	tag, err := r.exec(ctx, postgresCompleteKey, resp.StoredAt, resp.Status, headers, resp.Body,
-		resp.ExpiresAt, r.account, r.key, r.requestID)
-	if err != nil {
-		return false, r.fail(ctx, fmt.Errorf("postgres: complete idempotency key: %w", err))
-	}
-	if err := r.commit(ctx); err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
+	err = r.finish(func(ctx context.Context) error {
+		tag, err := r.exec(ctx, postgresCompleteKey, resp.StoredAt, resp.Status, headers, resp.Body,
+			resp.ExpiresAt, r.account, r.key, r.requestID)
+		if err != nil {
+			return r.fail(ctx, fmt.Errorf("postgres: complete idempotency key: %w", err))
+		}
+		stored = tag.RowsAffected() == 1
+		return r.commit(ctx)
+	})
+	return stored && err == nil, err
 }
 
 // Release implements sentstub.IdempotentRequest.
 func (r *postgresRequest) Release() error {
-	ctx, cancel, err := r.end()
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if _, err := r.exec(ctx, postgresReleaseKey, r.account, r.key, r.requestID); err != nil {
-		return r.fail(ctx, fmt.Errorf("postgres: release idempotency key: %w", err))
-	}
-	return r.commit(ctx)
+	return r.finish(func(ctx context.Context) error {
+		if _, err := r.exec(ctx, postgresReleaseKey, r.account, r.key, r.requestID); err != nil {
+			return r.fail(ctx, fmt.Errorf("postgres: release idempotency key: %w", err))
+		}
+		return r.commit(ctx)
+	})
 }
 
 // Abort implements sentstub.IdempotentRequest.
 func (r *postgresRequest) Abort() error {
-	ctx, cancel, err := r.end()
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	return r.fail(ctx, nil)
+	return r.finish(func(ctx context.Context) error { return r.fail(ctx, nil) })
 }
 
-// end marks the request ended and bounds the statements that end it.
-func (r *postgresRequest) end() (context.Context, context.CancelFunc, error) {
+// finish ends the request with last, within a bound of its own.
+func (r *postgresRequest) finish(last func(ctx context.Context) error) error {
 	if r.ended {
-		return nil, nil, errors.New("postgres: idempotent request already ended")
+		return errors.New("postgres: idempotent request already ended")
 	}
 	r.ended = true
 	ctx, cancel := context.WithTimeout(r.ctx, postgresEndTimeout)
-	return ctx, cancel, nil
+	defer cancel()
+	return last(ctx)
 }
 
 // commit commits the request's transaction, if a write began one.

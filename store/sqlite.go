@@ -146,28 +146,26 @@ func (s *SQLiteStore) unlock() { <-s.sem }
 // s. The transaction is rolled back when fn fails. Inside an idempotent
 // request that holds the connection, fn runs in the request's transaction.
 func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
-	if r := s.requestOf(ctx); r != nil && r.inTx {
+	if s.inRequestTx(ctx) {
 		return fn()
 	}
-	if err := s.lock(ctx); err != nil {
-		return err
-	}
-	defer s.unlock()
-	if _, err := s.begin.ExecContext(ctx); err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(); err != nil {
-		// Not ctx: a cancelled request must still end its transaction.
-		if _, rbErr := s.rollback.ExecContext(context.Background()); rbErr != nil {
-			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
+	return s.withConn(ctx, func() error {
+		if _, err := s.begin.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: begin: %w", err)
 		}
-		return err
-	}
-	if _, err := s.commit.ExecContext(context.Background()); err != nil {
-		s.rollback.ExecContext(context.Background())
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+		if err := fn(); err != nil {
+			// Not ctx: a cancelled request must still end its transaction.
+			if _, rbErr := s.rollback.ExecContext(context.Background()); rbErr != nil {
+				return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
+			}
+			return err
+		}
+		if _, err := s.commit.ExecContext(context.Background()); err != nil {
+			s.rollback.ExecContext(context.Background())
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+		return nil
+	})
 }
 
 // withConn runs fn holding the connection. A single statement needs no
@@ -176,7 +174,7 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 // together use inTx. Inside an idempotent request that holds the
 // connection, fn runs in the request's transaction.
 func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
-	if r := s.requestOf(ctx); r != nil && r.inTx {
+	if s.inRequestTx(ctx) {
 		return fn()
 	}
 	if err := s.lock(ctx); err != nil {
@@ -184,6 +182,13 @@ func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
 	}
 	defer s.unlock()
 	return fn()
+}
+
+// inRequestTx reports whether ctx runs an idempotent request of s whose
+// transaction holds the connection.
+func (s *SQLiteStore) inRequestTx(ctx context.Context) bool {
+	r := s.requestOf(ctx)
+	return r != nil && r.inTx
 }
 
 // write is withConn for a write. Inside an idempotent request, fn runs in

@@ -170,67 +170,55 @@ func (s *SQLiteStore) requestOf(ctx context.Context) *sqliteRequest {
 
 // Complete implements sentstub.IdempotentRequest.
 func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool, err error) {
-	if err := r.end(); err != nil {
-		return false, err
-	}
-	s := r.s
-	defer s.unlock()
-	defer r.freeClaim()
-	if !r.holdsClaim() {
-		return false, r.commit()
-	}
 	headers, err := encodeHeaders(resp.Headers)
 	if err != nil {
-		return false, errors.Join(err, r.rollback())
+		return false, errors.Join(err, r.Abort())
 	}
-	index := slotOf(r.slot.account, r.slot.key)
-	res, err := s.storeAnswer.ExecContext(r.ctx, index, r.slot.account.String(), r.slot.key, resp.RequestID,
-		resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
-	if err != nil {
-		return false, errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return false, errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
-	}
-	if err := r.commit(); err != nil {
-		return false, err
-	}
-	s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
-	return true, nil
+	err = r.finish(func() error {
+		if !r.holdsClaim() {
+			return r.commit()
+		}
+		index := slotOf(r.slot.account, r.slot.key)
+		res, err := r.s.storeAnswer.ExecContext(r.ctx, index, r.slot.account.String(), r.slot.key, resp.RequestID,
+			resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
+		if err != nil {
+			return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+		}
+		if err := r.commit(); err != nil {
+			return err
+		}
+		r.s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
+		stored = true
+		return nil
+	})
+	return stored, err
 }
 
 // Release implements sentstub.IdempotentRequest.
-func (r *sqliteRequest) Release() error {
-	if err := r.end(); err != nil {
-		return err
-	}
-	defer r.s.unlock()
-	defer r.freeClaim()
-	return r.commit()
-}
+func (r *sqliteRequest) Release() error { return r.finish(r.commit) }
 
 // Abort implements sentstub.IdempotentRequest.
-func (r *sqliteRequest) Abort() error {
-	if err := r.end(); err != nil {
-		return err
-	}
-	defer r.s.unlock()
-	defer r.freeClaim()
-	return r.rollback()
-}
+func (r *sqliteRequest) Abort() error { return r.finish(r.rollback) }
 
-// end marks the request ended and makes sure it holds the connection, which
-// the caller releases.
-func (r *sqliteRequest) end() error {
+// finish ends the request with last, holding the connection, then frees
+// the request's claim if it still holds it.
+func (r *sqliteRequest) finish(last func() error) error {
 	if r.ended {
 		return errors.New("sqlite: idempotent request already ended")
 	}
 	r.ended = true
-	if r.inTx {
-		return nil
+	if !r.inTx { // no write took the connection
+		if err := r.s.lock(r.ctx); err != nil {
+			return err
+		}
 	}
-	return r.s.lock(r.ctx)
+	defer r.s.unlock()
+	defer r.freeClaim()
+	return last()
 }
 
 func (r *sqliteRequest) holdsClaim() bool {
