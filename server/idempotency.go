@@ -142,12 +142,12 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 	ctx, run := s.store.BeginIdempotentRequest(c.Request().Context(), account, key, r.id)
 	c.SetRequest(c.Request().WithContext(ctx))
 	res := c.Response()
-	unsent := newHeldResponse(res)
+	unsent := holdResponse(res)
 	ended := false
 	defer func() {
 		res.Writer = unsent.ResponseWriter
 		if !ended { // a panic, which begin answers with a 500
-			unsent.discard(res)
+			unsent.discard()
 			if err := run.Abort(); err != nil {
 				s.logger.LogAttrs(ctx, slog.LevelError, "ending an idempotent request after a panic failed; its key frees itself after the lock timeout",
 					slog.String("request_id", r.id), slog.Any("error", err))
@@ -158,7 +158,6 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 		c.Error(err) // the answer is written here, so that it can be stored
 	}
 	ended = true
-	res.Writer = unsent.ResponseWriter
 	var err error
 	switch {
 	case !res.Committed: // nothing was written, nor will Echo write anything
@@ -189,7 +188,7 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 		err = run.Release()
 	}
 	if err != nil {
-		unsent.discard(res)
+		unsent.discard()
 		return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
 	}
 	if !res.Committed {
@@ -227,16 +226,17 @@ func fingerprint(req *http.Request) string {
 // heldResponse holds a response back: its status and body are kept until
 // send, and discard forgets them and the headers set since it was made.
 type heldResponse struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-	header http.Header // the headers as they were before the response
+	http.ResponseWriter // the writer it holds back
+	res                 *echo.Response
+	status              int
+	body                bytes.Buffer
+	header              http.Header // the headers as they were before the response
 }
 
-// newHeldResponse makes res write into a heldResponse until it is sent or
-// discarded.
-func newHeldResponse(res *echo.Response) *heldResponse {
-	w := &heldResponse{ResponseWriter: res.Writer, header: res.Header().Clone()}
+// holdResponse makes res write into a heldResponse, until the caller puts
+// back res.Writer.
+func holdResponse(res *echo.Response) *heldResponse {
+	w := &heldResponse{ResponseWriter: res.Writer, res: res, header: res.Header().Clone()}
 	res.Writer = w
 	return w
 }
@@ -263,13 +263,13 @@ func (w *heldResponse) send() error {
 }
 
 // discard forgets the held response, so that another can be written.
-func (w *heldResponse) discard(res *echo.Response) {
+func (w *heldResponse) discard() {
 	w.status = 0
 	w.body.Reset()
-	h := res.Header()
+	h := w.ResponseWriter.Header()
 	clear(h)
 	maps.Copy(h, w.header)
-	res.Committed, res.Status, res.Size = false, http.StatusOK, 0
+	w.res.Committed, w.res.Status, w.res.Size = false, http.StatusOK, 0
 }
 
 // idempotencyConfig is the policy, and the in-process waiting room.

@@ -88,21 +88,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: a store is required")
 	}
-	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: cfg.BodyLimit}
+	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: orDefault(cfg.BodyLimit, DefaultBodyLimit)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.bodyLimit <= 0 {
-		s.bodyLimit = DefaultBodyLimit
-	}
 	s.idem = idempotencyConfig{
 		ttl:         orDefault(cfg.IdempotencyTTL, DefaultIdempotencyTTL),
 		wait:        orDefault(cfg.IdempotencyWait, DefaultIdempotencyWait),
 		lockTimeout: orDefault(cfg.IdempotencyLockTimeout, DefaultIdempotencyLockTimeout),
-		maxStored:   cfg.IdempotencyMaxStored,
+		maxStored:   orDefault(cfg.IdempotencyMaxStored, MaxStoredResponse),
 		holders:     map[string]chan struct{}{},
 	}
 	doc, err := gen.GetSwagger()
@@ -114,15 +111,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.filterOptions = openapi3filter.Options{
 		MultiError:         true,
-		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations; see operations
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // authenticate runs first; see operations
 		KeepValidatedValue: true,
 		// Defaults are the handler's business (an omitted sandbox is false);
 		// setting them would make kin-openapi re-encode every body.
 		SkipSettingDefaults:     true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
-	}
-	if s.idem.maxStored <= 0 {
-		s.idem.maxStored = MaxStoredResponse
 	}
 	s.ops = operations(doc)
 
@@ -185,11 +179,12 @@ func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string
 	return false
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
+// orDefault is v, or def when v is not positive (a Config field left zero).
+func orDefault[T ~int | ~int64](v, def T) T {
+	if v <= 0 {
 		return def
 	}
-	return d
+	return v
 }
 
 // exampleErrorMessage returns error.message of the example documented for

@@ -20,7 +20,6 @@ import (
 const (
 	validationFailed       = "Request validation failed"
 	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
-	idempotencyKeyHeader   = "Idempotency-Key"
 	invalidMessageExt      = "x-sentstub-invalid-message"
 	bodyField              = "body"
 	contentTypeField       = "Content-Type"
@@ -142,7 +141,7 @@ func validationError(op *operation, err error) error {
 		case reqErr.Parameter != nil:
 			p := reqErr.Parameter
 			problems := describe(reqErr)
-			if p.In == openapi3.ParameterInHeader && p.Name == idempotencyKeyHeader {
+			if p.In == openapi3.ParameterInHeader && p.Name == headerIdempotencyKey {
 				keyProblems = append(keyProblems, problems...)
 				continue
 			}
@@ -160,7 +159,7 @@ func validationError(op *operation, err error) error {
 	}
 	if len(keyProblems) > 0 {
 		return &sentstub.Error{Code: sentstub.EBADIDEMPOTENCYKEY, Message: idempotencyKeyInvalid,
-			Details: map[string][]string{idempotencyKeyHeader: keyProblems}}
+			Details: map[string][]string{headerIdempotencyKey: keyProblems}}
 	}
 	if message != "" && len(details) == 1 {
 		return &sentstub.Error{Code: sentstub.EINVALID, Message: message}
