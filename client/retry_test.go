@@ -203,15 +203,7 @@ func TestCancelledContextStopsAtOnce(t *testing.T) {
 		unavailable.header["Retry-After"] = "5"
 		rec, srv := newRecorder(unavailable)
 		defer srv.Close()
-		c := newClient(t, srv.URL)
-		ctx, cancelled := cancelSoon(t)
-		_, err := c.ToggleWebhookStatus(ctx, orderHook, client.ToggleStatusParams{})
-		if since := time.Since(cancelled()); since > 300*time.Millisecond {
-			t.Errorf("the call returned %v after the context was cancelled; want at once", since)
-		}
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v; want context.Canceled", err)
-		}
+		err := toggleCancelledSoon(t, newClient(t, srv.URL))
 		var apiErr *client.Error
 		if !errors.As(err, &apiErr) || apiErr.Code != client.CodeServiceUnavailable {
 			t.Errorf("got %v; want it to carry the last answer, 503 SERVICE_001", err)
@@ -231,15 +223,7 @@ func TestCancelledContextStopsAtOnce(t *testing.T) {
 			hang(r)
 		}))
 		defer srv.Close()
-		c := newClient(t, srv.URL)
-		ctx, cancelled := cancelSoon(t)
-		_, err := c.ToggleWebhookStatus(ctx, orderHook, client.ToggleStatusParams{})
-		if since := time.Since(cancelled()); since > 300*time.Millisecond {
-			t.Errorf("the call returned %v after the context was cancelled; want at once", since)
-		}
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v; want context.Canceled", err)
-		}
+		toggleCancelledSoon(t, newClient(t, srv.URL))
 		time.Sleep(50 * time.Millisecond) // a retry, if any, would have started
 		mu.Lock()
 		defer mu.Unlock()
@@ -249,21 +233,26 @@ func TestCancelledContextStopsAtOnce(t *testing.T) {
 	})
 }
 
-// cancelSoon returns a context cancelled 100ms from now, and a function
-// that returns the time of the cancel once it happened.
-func cancelSoon(t *testing.T) (context.Context, func() time.Time) {
+// toggleCancelledSoon calls the client with a context cancelled 100ms
+// later, checks that the call returns at once with context.Canceled, and
+// returns its error.
+func toggleCancelledSoon(t *testing.T, c *client.Client) error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	at := make(chan time.Time, 1)
+	defer cancel()
+	cancelledAt := make(chan time.Time, 1)
 	time.AfterFunc(100*time.Millisecond, func() {
-		at <- time.Now()
+		cancelledAt <- time.Now()
 		cancel()
 	})
-	return ctx, func() time.Time {
-		t := <-at
-		at <- t
-		return t
+	_, err := c.ToggleWebhookStatus(ctx, orderHook, client.ToggleStatusParams{})
+	if since := time.Since(<-cancelledAt); since > 300*time.Millisecond {
+		t.Errorf("the call returned %v after the context was cancelled; want at once", since)
 	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v; want context.Canceled", err)
+	}
+	return err
 }
 
 // hang holds a request until its client goes away (or 5s pass). It reads

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,10 +13,11 @@ import (
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
+// TestMain stops the PostgreSQL server the tests started; the test binary
+// then exits with m.Run's code.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	m.Run()
 	storetest.StopPostgres()
-	os.Exit(code)
 }
 
 func TestPostgresConformance(t *testing.T) {

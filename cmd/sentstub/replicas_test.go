@@ -25,10 +25,11 @@ import (
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
+// TestMain stops the PostgreSQL server the tests started; the test binary
+// then exits with m.Run's code.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	m.Run()
 	storetest.StopPostgres()
-	os.Exit(code)
 }
 
 // Two sentstub processes on one PostgreSQL database behave as one server:
