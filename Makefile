@@ -39,10 +39,10 @@ run:
 test: check-generated lint
 	$(GO) test -race -count=1 $(PKGS)
 
-## bench: the in-process pipeline, the idempotency store with a million keys, loopback round trips and throughput
+## bench: the in-process pipeline, the idempotency store with a million keys, SQLite's cost of a second page, loopback round trips and throughput
 bench:
 	$(GO) test -run '^$$' -bench 'Toggle' -benchmem -count 3 ./server/
-	$(GO) test -run '^$$' -bench 'KeyedToggle' -benchmem -count 1 ./store/
+	$(GO) test -run '^$$' -bench 'KeyedToggle|SQLitePages' -benchmem -count 1 ./store/
 	$(GO) test -run '^$$' -bench 'RoundTrip' -count 3 ./server/
 	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 1x -count 1 ./server/
 

@@ -50,3 +50,6 @@ func (s *SQLiteStore) fill(ctx context.Context, account uuid.UUID, n int, expire
 		return nil
 	})
 }
+
+// SQLiteDSN is the data source name OpenSQLite uses for path.
+func SQLiteDSN(path string) string { return sqliteDSN(path) }

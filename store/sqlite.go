@@ -60,12 +60,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	dsn := ":memory:?_foreign_keys=1"
-	if path != ":memory:" {
-		dsn = "file:" + (&url.URL{Path: path}).EscapedPath() +
-			"?_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL&_pragma=locking_mode(EXCLUSIVE)&_pragma=page_size(1024)"
-	}
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -92,6 +87,18 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// sqliteDSN is the data source name of the database at path: a WAL file
+// that this process holds exclusively, with 1 KiB pages (a toggle rewrites
+// one page, and a small page is a cheaper WAL frame), or a private
+// in-memory database for ":memory:".
+func sqliteDSN(path string) string {
+	if path == ":memory:" {
+		return ":memory:?_foreign_keys=1"
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_busy_timeout=5000&_foreign_keys=1&_journal_mode=WAL&_synchronous=NORMAL&_pragma=locking_mode(EXCLUSIVE)&_pragma=page_size(1024)"
 }
 
 const sqliteWebhookColumns = `id, owner_id, display_name, endpoint_url, is_active, event_types, event_filters,
