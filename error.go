@@ -21,6 +21,7 @@ const (
 	EFORBIDDEN         Code = "forbidden"           // 403 AUTH_004
 	EINVALID           Code = "invalid"             // 400 VALIDATION_001
 	EBADIDEMPOTENCYKEY Code = "bad_idempotency_key" // 400 VALIDATION_007
+	EINACTIVE          Code = "inactive"            // 400 BUSINESS_010: the webhook is inactive
 	ENOTFOUND          Code = "not_found"           // 404 RESOURCE_008: no such webhook for this caller
 	ENOROUTE           Code = "no_route"            // 404 RESOURCE_013: no such path
 	EMETHOD            Code = "method_not_allowed"  // 405 VALIDATION_001

@@ -16,24 +16,68 @@ type AccountStore interface {
 }
 
 // WebhookStore keeps webhooks. Every method is scoped to an owner: another
-// owner's webhook does not exist for it.
+// owner's webhook does not exist for it. Writes made with the context of an
+// idempotent request (IdempotencyStore.BeginIdempotentRequest) commit when
+// the request ends, and reads with it see them.
 type WebhookStore interface {
 	// FindWebhook returns the webhook id owned by owner, or ENOTFOUND.
 	FindWebhook(ctx context.Context, owner, id uuid.UUID) (*Webhook, error)
+	// CreateWebhook saves the new webhook w, whose ID and OwnerID are set.
+	// An owner that does not exist is ENOTFOUND.
+	CreateWebhook(ctx context.Context, w *Webhook) error
 	// UpdateWebhook reads the webhook id owned by owner, calls update on it
 	// and, if update reports a change, saves it, all as one atomic
 	// read-modify-write: concurrent updates of one webhook are serialized and
 	// none is lost. It returns the webhook as saved (or as read, when
-	// nothing changed), or ENOTFOUND. With the context of an idempotent
-	// request (IdempotencyStore.BeginIdempotentRequest), the write commits
-	// when the request ends.
+	// nothing changed), or ENOTFOUND.
 	UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*Webhook) (changed bool)) (*Webhook, error)
+	// DeleteWebhook deletes the webhook id owned by owner with its delivery
+	// log, or returns ENOTFOUND.
+	DeleteWebhook(ctx context.Context, owner, id uuid.UUID) error
+	// ListWebhooks returns one page of owner's webhooks that match f, newest
+	// first (by created_at, then by id, both descending), and how many match
+	// in all.
+	ListWebhooks(ctx context.Context, owner uuid.UUID, f WebhookFilter) (page []*Webhook, total int, err error)
+}
+
+// WebhookFilter selects a page of webhooks.
+type WebhookFilter struct {
+	IsActive *bool // nil: either
+	// Search, when not empty, keeps the webhooks whose display_name or
+	// endpoint_url contains it, ignoring the case of ASCII letters. It is a
+	// literal: "%" and "_" match themselves.
+	Search string
+	Offset int // webhooks to skip
+	Limit  int // the page's size, > 0
+}
+
+// DeliveryStore keeps the delivery log of each webhook.
+type DeliveryStore interface {
+	// CreateDelivery adds d to the log of its webhook (d.WebhookID). A
+	// webhook that does not exist (deleted meanwhile) is ENOTFOUND.
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	// ListDeliveries returns one page of the log of webhook id owned by
+	// owner, newest first (by created_at, then by id, both descending), and
+	// how many entries match in all; ENOTFOUND when owner has no such
+	// webhook.
+	ListDeliveries(ctx context.Context, owner, id uuid.UUID, f DeliveryFilter) (page []*Delivery, total int, err error)
+}
+
+// DeliveryFilter selects a page of a delivery log.
+type DeliveryFilter struct {
+	// Search, when not empty, keeps the entries whose event_type or
+	// delivery status contains it, ignoring the case of ASCII letters, or
+	// whose event id is it; a literal, like WebhookFilter.Search.
+	Search string
+	Offset int
+	Limit  int
 }
 
 // Store is everything the server keeps.
 type Store interface {
 	AccountStore
 	WebhookStore
+	DeliveryStore
 	IdempotencyStore
 	// Provision inserts the accounts, keys and webhooks of p that the store
 	// does not have yet, in one transaction, and never changes what it has.

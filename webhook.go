@@ -1,13 +1,15 @@
 package sentstub
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Webhook is a customer's webhook endpoint. Its signing secret is not part
-// of it: no operation implemented so far reveals one.
+// Webhook is a customer's webhook endpoint.
 type Webhook struct {
 	ID      uuid.UUID
 	OwnerID uuid.UUID // the organization or profile that owns it
@@ -25,6 +27,35 @@ type Webhook struct {
 	LastSuccessfulDeliveryAt *time.Time
 	CreatedAt                time.Time
 	UpdatedAt                *time.Time
+
+	// SigningSecret signs every delivery: "whsec_" and the standard base64
+	// of the key. Stores keep it so that deliveries can be signed; the API
+	// shows it only in the answers of create and rotate-secret, and nothing
+	// logs it.
+	SigningSecret string
+}
+
+// signingSecretPrefix starts every signing secret (the Standard Webhooks
+// format, which their libraries accept).
+const signingSecretPrefix = "whsec_"
+
+// ValidSigningSecret reports whether s is a signing secret deliveries can be
+// signed with: "whsec_" and the standard base64 of 24 to 64 bytes.
+func ValidSigningSecret(s string) bool {
+	rest, ok := strings.CutPrefix(s, signingSecretPrefix)
+	if !ok {
+		return false
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	return err == nil && len(key) >= 24 && len(key) <= 64
+}
+
+// NewSigningSecret returns a fresh secret: "whsec_" and the standard base64
+// of 32 random bytes.
+func NewSigningSecret() string {
+	var key [32]byte
+	rand.Read(key[:]) // never fails (crypto/rand)
+	return signingSecretPrefix + base64.StdEncoding.EncodeToString(key[:])
 }
 
 // Limits of a webhook's settings, and their defaults (sent.dm's operations

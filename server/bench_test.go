@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store/storetest"
 )
@@ -37,6 +38,11 @@ func newBenchServer(b *testing.B) http.Handler {
 	b.Helper()
 	st := storetest.MustOpenSQLite(b) // a WAL file, as the binary uses
 	storetest.MustProvisionDemo(b, st, time.Now())
+	return newServerOver(b, st)
+}
+
+func newServerOver(b *testing.B, st sentstub.Store) http.Handler {
+	b.Helper()
 	srv, err := server.New(server.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -26,6 +26,7 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.EFORBIDDEN:         {http.StatusForbidden, "AUTH_004"},
 	sentstub.EINVALID:           {http.StatusBadRequest, "VALIDATION_001"},
 	sentstub.EBADIDEMPOTENCYKEY: {http.StatusBadRequest, "VALIDATION_007"},
+	sentstub.EINACTIVE:          {http.StatusBadRequest, "BUSINESS_010"},
 	sentstub.ENOTFOUND:          {http.StatusNotFound, "RESOURCE_008"},
 	sentstub.ENOROUTE:           {http.StatusNotFound, "RESOURCE_013"},
 	sentstub.EMETHOD:            {http.StatusMethodNotAllowed, "VALIDATION_001"},

@@ -137,6 +137,9 @@ func (e *env) call(t *testing.T, method, path string, body *string, headers ...s
 		t.Fatalf("read body: %v", err)
 	}
 	r := response{Status: res.StatusCode, Header: res.Header, Body: data}
+	if len(data) == 0 && res.StatusCode == http.StatusNoContent {
+		return r
+	}
 	if err := json.Unmarshal(data, &r.Env); err != nil {
 		t.Fatalf("%s %s: body is not JSON: %v\n%s", method, path, err, data)
 	}
@@ -147,6 +150,13 @@ func (e *env) call(t *testing.T, method, path string, body *string, headers ...s
 // unless headers name another x-api-key.
 func (e *env) toggle(t *testing.T, id string, body *string, headers ...string) response {
 	t.Helper()
+	return e.acme(t, http.MethodPatch, "/v3/webhooks/"+id+"/toggle-status", body, headers...)
+}
+
+// acme sends a request with the Acme organization's key unless headers
+// name another x-api-key.
+func (e *env) acme(t *testing.T, method, path string, body *string, headers ...string) response {
+	t.Helper()
 	hasKey := false
 	for i := 0; i < len(headers); i += 2 {
 		if strings.EqualFold(headers[i], "x-api-key") {
@@ -156,7 +166,7 @@ func (e *env) toggle(t *testing.T, id string, body *string, headers ...string) r
 	if !hasKey {
 		headers = append(headers, "x-api-key", storetest.AcmeOrgKey)
 	}
-	return e.call(t, http.MethodPatch, "/v3/webhooks/"+id+"/toggle-status", body, headers...)
+	return e.call(t, method, path, body, headers...)
 }
 
 func str(s string) *string { return &s }

@@ -54,9 +54,10 @@ func DefaultOptions() Options {
 		LogLevel:          slog.LevelInfo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   15 * time.Second,
+		// Past the longest test delivery (timeout_seconds is at most 120).
+		WriteTimeout:    135 * time.Second,
+		IdleTimeout:     120 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
 
 		DBConnectTimeout:   10 * time.Second,
 		DBStatementTimeout: 10 * time.Second,

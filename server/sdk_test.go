@@ -32,7 +32,12 @@ const sdkVersion = "0.32.0"
 // and checks what the SDK made of every answer. It needs node and npm, and
 // the npm registry the first time (node_modules is then cached under the
 // user cache directory, keyed by package.json and package-lock.json).
-func TestOfficialTypeScriptSDK(t *testing.T) {
+// runSDKScript runs testdata/sdk/<script> with node against a fresh binary
+// server (SQLite in memory, the demo fixture) behind a proxy that checks
+// every answer against the spec, and returns what the script printed and the
+// proxy's URL (the SDK's base URL).
+func runSDKScript(t *testing.T, script string) (stdout []byte, baseURL string) {
+	t.Helper()
 	node, nodeErr := exec.LookPath("node")
 	npm, npmErr := exec.LookPath("npm")
 	if nodeErr != nil || npmErr != nil {
@@ -45,9 +50,7 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 	sdkInstall(t, npm, work)
 
 	m := startMain(t, ":memory:", "")
-	defer shutdown(t, m)
-	// The SDK talks to the binary through a proxy that checks every answer
-	// against the spec, as every other HTTP test does.
+	t.Cleanup(func() { shutdown(t, m) })
 	target, err := url.Parse(m.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -55,35 +58,40 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = contract.Transport(t, nil)
 	proxy := httptest.NewServer(rp)
-	defer proxy.Close()
+	t.Cleanup(proxy.Close)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "toggle.mjs")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = work
 	cmd.Env = append(sdkEnviron(), "SENT_BASE_URL="+proxy.URL, "SENT_DM_API_KEY="+storetest.AcmeOrgKey)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node toggle.mjs: %v\nstderr:\n%s\nstdout:\n%s", err, stderr.Bytes(), stdout.Bytes())
+		t.Fatalf("node %s: %v\nstderr:\n%s\nstdout:\n%s", script, err, stderr.Bytes(), out.Bytes())
 	}
 	if stderr.Len() > 0 {
-		t.Logf("node toggle.mjs stderr:\n%s", stderr.Bytes())
+		t.Logf("node %s stderr:\n%s", script, stderr.Bytes())
 	}
+	return out.Bytes(), proxy.URL
+}
+
+func TestOfficialTypeScriptSDK(t *testing.T) {
+	stdout, proxyURL := runSDKScript(t, "toggle.mjs")
 	var rep sdkReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("toggle.mjs output: %v\n%s", err, stdout.Bytes())
+	if err := json.Unmarshal(stdout, &rep); err != nil {
+		t.Fatalf("toggle.mjs output: %v\n%s", err, stdout)
 	}
 	defer func() {
 		if t.Failed() {
-			t.Logf("toggle.mjs output:\n%s", stdout.Bytes())
+			t.Logf("toggle.mjs output:\n%s", stdout)
 		}
 	}()
 	if rep.SDKVersion != sdkVersion {
 		t.Errorf("SDK version = %q, want %s", rep.SDKVersion, sdkVersion)
 	}
-	if rep.BaseURL != proxy.URL {
-		t.Errorf("SDK base URL = %q, want %s (from SENT_BASE_URL)", rep.BaseURL, proxy.URL)
+	if rep.BaseURL != proxyURL {
+		t.Errorf("SDK base URL = %q, want %s (from SENT_BASE_URL)", rep.BaseURL, proxyURL)
 	}
 	step := func(name string) sdkStep {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/sentstub/sentstub/api"
 	"github.com/sentstub/sentstub/api/apitime"
 	"github.com/sentstub/sentstub/gen"
+	"github.com/sentstub/sentstub/server/delivery"
 )
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -38,6 +40,10 @@ type Config struct {
 
 	BodyLimit int64 // default: DefaultBodyLimit
 
+	// Sender makes test deliveries; default: delivery.NewSender with a
+	// User-Agent naming sentstub and its version.
+	Sender *delivery.Sender
+
 	// Idempotency-Key policy; zero values take the defaults.
 	IdempotencyTTL         time.Duration // how long an answer is replayed (24 h)
 	IdempotencyWait        time.Duration // how long a duplicate waits for its original (5 s)
@@ -51,6 +57,7 @@ type Server struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	bodyLimit int64
+	sender    *delivery.Sender
 
 	echo          *echo.Echo
 	ops           map[routeKey]*operation // by method and Echo path
@@ -94,6 +101,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.sender = cfg.Sender; s.sender == nil {
+		s.sender = delivery.NewSender(UserAgent(), nil)
 	}
 	s.idem = idempotencyConfig{
 		ttl:         orDefault(cfg.IdempotencyTTL, DefaultIdempotencyTTL),
@@ -202,6 +212,16 @@ func exampleErrorMessage(op *openapi3.Operation, status int) string {
 	errObj, _ := example["error"].(map[string]any)
 	msg, _ := errObj["message"].(string)
 	return msg
+}
+
+// UserAgent is the User-Agent of the deliveries sentstub makes: its name,
+// and its module version when the binary was built from a tagged module.
+func UserAgent() string {
+	version := "devel"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version = info.Main.Version
+	}
+	return "sentstub/" + version + " (+https://github.com/sentstub/sentstub)"
 }
 
 // meta is the meta object of a response to r, stamped now.

@@ -88,6 +88,17 @@ func equalJSON(a, b any) bool {
 			}
 		}
 		return true
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok || len(av) != len(bv) {
+			return false
+		}
+		for k, v := range av {
+			if w, ok := bv[k]; !ok || !equalJSON(v, w) {
+				return false
+			}
+		}
+		return true
 	default:
 		return a == b
 	}

@@ -214,6 +214,7 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err
 // idempotent request, once a write began it, so that the request reads what
 // it wrote, or the pool.
 func (s *PostgresStore) querier(ctx context.Context) interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 } {
 	if r := s.requestOf(ctx); r != nil && r.tx != nil {
@@ -240,7 +241,7 @@ func scanPostgresAccount(row pgx.Row) (*sentstub.Account, error) {
 	)
 	if err := row.Scan(&a.ID, &org, &a.Name); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Account not found"}
+			return nil, notFoundAccount()
 		}
 		return nil, fmt.Errorf("postgres: find account: %w", err)
 	}
@@ -252,7 +253,31 @@ func scanPostgresAccount(row pgx.Row) (*sentstub.Account, error) {
 
 const postgresWebhookColumns = `id, owner_id, display_name, endpoint_url, is_active, event_types, event_filters,
 	retry_count, timeout_seconds, consecutive_failures, last_delivery_attempt_at,
-	last_successful_delivery_at, created_at, updated_at`
+	last_successful_delivery_at, created_at, updated_at, signing_secret`
+
+// The statements of CreateWebhook and ListWebhooks.
+//
+// The insert takes its owner from the accounts row, locked FOR KEY SHARE
+// (as the foreign key's check would), and so inserts nothing, rather than
+// failing, for an owner that does not exist: a failed statement would
+// abort the transaction of an idempotent request, and with it the request.
+//
+// In the list and count, $1 is the owner, $2 is_active or NULL, $3 the
+// search as searchText returns it (empty for none), $4 and $5 the limit and
+// offset. lower in the "C" collation folds ASCII letters alone, whatever
+// the database's locale. The page carries the total, counted in the same
+// statement and so in the same snapshot; an empty page cannot, and the
+// count runs on its own.
+const (
+	postgresInsertWebhook = `INSERT INTO webhooks (` + postgresWebhookColumns + `)
+		SELECT $1, a.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+		FROM accounts a WHERE a.id = $2 FOR KEY SHARE`
+	postgresWebhookMatch = `owner_id = $1 AND ($2::boolean IS NULL OR is_active = $2)
+		AND ($3 = '' OR strpos(lower(display_name COLLATE "C"), $3) > 0 OR strpos(lower(endpoint_url COLLATE "C"), $3) > 0)`
+	postgresListWebhooks = `SELECT ` + postgresWebhookColumns + `, (SELECT count(*) FROM webhooks WHERE ` + postgresWebhookMatch + `)
+		FROM webhooks WHERE ` + postgresWebhookMatch + ` ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5`
+	postgresCountWebhooks = `SELECT count(*) FROM webhooks WHERE ` + postgresWebhookMatch
+)
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
@@ -261,12 +286,15 @@ func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*
 }
 
 // UpdateWebhook implements sentstub.WebhookStore. The row stays locked
-// (SELECT ... FOR UPDATE) from the read to the commit, so concurrent
-// updates, from any replica, wait for each other.
+// (SELECT ... FOR NO KEY UPDATE) from the read to the commit, so concurrent
+// updates, from any replica, wait for each other. The lock is the one an
+// UPDATE of columns other than the key takes, which lets deliveries be
+// added to the webhook's log meanwhile (FOR UPDATE would block their
+// foreign key's check).
 func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if w, err = scanPostgresWebhook(tx.QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
-			FROM webhooks WHERE id = $1 AND owner_id = $2 FOR UPDATE`, id, owner)); err != nil {
+			FROM webhooks WHERE id = $1 AND owner_id = $2 FOR NO KEY UPDATE`, id, owner)); err != nil {
 			return err
 		}
 		read := w.Clone()
@@ -281,10 +309,10 @@ func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, 
 		if _, err := tx.Exec(ctx, `UPDATE webhooks SET display_name = $1, endpoint_url = $2, is_active = $3,
 			event_types = $4, event_filters = $5, retry_count = $6, timeout_seconds = $7,
 			consecutive_failures = $8, last_delivery_attempt_at = $9, last_successful_delivery_at = $10,
-			updated_at = $11 WHERE id = $12`,
+			updated_at = $11, signing_secret = $12 WHERE id = $13`,
 			w.DisplayName, w.EndpointURL, w.IsActive, nonNilStrings(w.EventTypes), filters, w.RetryCount,
 			w.TimeoutSeconds, w.ConsecutiveFailures, w.LastDeliveryAttemptAt, w.LastSuccessfulDeliveryAt,
-			w.UpdatedAt, id); err != nil {
+			w.UpdatedAt, w.SigningSecret, id); err != nil {
 			return fmt.Errorf("postgres: update webhook: %w", err)
 		}
 		return nil
@@ -295,14 +323,99 @@ func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, 
 	return w, nil
 }
 
-func scanPostgresWebhook(row pgx.Row) (*sentstub.Webhook, error) {
+// CreateWebhook implements sentstub.WebhookStore.
+func (s *PostgresStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) error {
+	args, err := postgresWebhookArgs(w)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, postgresInsertWebhook, args...)
+		switch {
+		case postgresIsCode(err, pgForeignKeyViolation): // not expected: the owner's row is locked
+			return notFoundAccount()
+		case err != nil:
+			return fmt.Errorf("postgres: create webhook: %w", err)
+		case tag.RowsAffected() == 0:
+			return notFoundAccount()
+		}
+		return nil
+	})
+}
+
+// DeleteWebhook implements sentstub.WebhookStore. The delivery log goes
+// with the webhook, by the foreign key's ON DELETE CASCADE, in the same
+// statement.
+func (s *PostgresStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM webhooks WHERE id = $1 AND owner_id = $2`, id, owner)
+		if err != nil {
+			return fmt.Errorf("postgres: delete webhook: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFoundWebhook()
+		}
+		return nil
+	})
+}
+
+// ListWebhooks implements sentstub.WebhookStore.
+func (s *PostgresStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) ([]*sentstub.Webhook, int, error) {
+	if err := checkPage(f.Offset, f.Limit); err != nil {
+		return nil, 0, err
+	}
+	page := []*sentstub.Webhook{}
+	search, ok := searchText(f.Search)
+	if !ok {
+		return page, 0, nil
+	}
+	q := s.querier(ctx)
+	rows, err := q.Query(ctx, postgresListWebhooks, owner, f.IsActive, search, f.Limit, f.Offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var total int
+	for rows.Next() {
+		w, err := scanPostgresWebhook(rows, &total)
+		if err != nil {
+			return nil, 0, err
+		}
+		page = append(page, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("postgres: list webhooks: %w", err)
+	}
+	if len(page) > 0 || f.Offset == 0 {
+		return page, total, nil
+	}
+	if err := q.QueryRow(ctx, postgresCountWebhooks, owner, f.IsActive, search).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("postgres: count webhooks: %w", err)
+	}
+	return page, total, nil
+}
+
+// postgresWebhookArgs returns the values of postgresWebhookColumns for w.
+func postgresWebhookArgs(w *sentstub.Webhook) ([]any, error) {
+	filters, err := encodeEventFilters(w.EventFilters)
+	if err != nil {
+		return nil, err
+	}
+	return []any{w.ID, w.OwnerID, w.DisplayName, w.EndpointURL, w.IsActive, nonNilStrings(w.EventTypes), filters,
+		w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures, w.LastDeliveryAttemptAt,
+		w.LastSuccessfulDeliveryAt, w.CreatedAt, w.UpdatedAt, w.SigningSecret}, nil
+}
+
+// scanPostgresWebhook scans the postgresWebhookColumns of row, and then
+// into extra whatever columns follow them.
+func scanPostgresWebhook(row pgx.Row, extra ...any) (*sentstub.Webhook, error) {
 	var (
 		w       sentstub.Webhook
 		filters *string
 	)
-	err := row.Scan(&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &w.EventTypes, &filters,
+	err := row.Scan(append([]any{&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &w.EventTypes, &filters,
 		&w.RetryCount, &w.TimeoutSeconds, &w.ConsecutiveFailures, &w.LastDeliveryAttemptAt,
-		&w.LastSuccessfulDeliveryAt, &w.CreatedAt, &w.UpdatedAt)
+		&w.LastSuccessfulDeliveryAt, &w.CreatedAt, &w.UpdatedAt, &w.SigningSecret}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFoundWebhook()
 	}
@@ -377,15 +490,13 @@ func provisionPostgres(ctx context.Context, tx pgx.Tx, p *sentstub.Provision) er
 	}
 	for i := range p.Webhooks {
 		w := &p.Webhooks[i]
-		filters, err := encodeEventFilters(w.EventFilters)
+		args, err := postgresWebhookArgs(w)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO webhooks (`+postgresWebhookColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING`,
-			w.ID, w.OwnerID, w.DisplayName, w.EndpointURL, w.IsActive, nonNilStrings(w.EventTypes), filters,
-			w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures, w.LastDeliveryAttemptAt,
-			w.LastSuccessfulDeliveryAt, w.CreatedAt, w.UpdatedAt); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
+			args...); err != nil {
 			return postgresProvisionError(fmt.Sprintf("webhook %s", w.ID), err)
 		}
 	}
@@ -398,6 +509,13 @@ const (
 	pgForeignKeyViolation = "23503"
 	pgIntegrityClass      = "23"
 )
+
+// postgresIsCode reports whether err is PostgreSQL's error with SQLSTATE
+// code.
+func postgresIsCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
 
 // postgresProvisionError reports a constraint violation as EINVALID naming
 // the entry, like SQLite's; anything else is an internal error. It goes by

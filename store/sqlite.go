@@ -41,13 +41,17 @@ type SQLiteStore struct {
 	conn *sql.Conn     // the one connection
 	sem  chan struct{} // held while conn is in use; a channel so waiting honours ctx
 
-	begin, commit, rollback *sql.Stmt
-	findWebhook, update     *sql.Stmt
-	updateState             *sql.Stmt
-	findByKey, findAccount  *sql.Stmt
-	findAnswer, storeAnswer *sql.Stmt
-	sweepAnswers            *sql.Stmt
-	stmts                   []*sql.Stmt // all of the above, for Close
+	begin, commit, rollback         *sql.Stmt
+	findWebhook, update             *sql.Stmt
+	updateState                     *sql.Stmt
+	insertWebhook, deleteWebhook    *sql.Stmt
+	listWebhooks, countWebhooks     *sql.Stmt
+	insertDelivery                  *sql.Stmt
+	listDeliveries, countDeliveries *sql.Stmt
+	findByKey, findAccount          *sql.Stmt
+	findAnswer, storeAnswer         *sql.Stmt
+	sweepAnswers                    *sql.Stmt
+	stmts                           []*sql.Stmt // all of the above, for Close
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
 	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
@@ -103,7 +107,19 @@ func sqliteDSN(path string) string {
 
 const sqliteWebhookColumns = `id, owner_id, display_name, endpoint_url, is_active, event_types, event_filters,
 	retry_count, timeout_seconds, consecutive_failures, last_delivery_attempt_at,
-	last_successful_delivery_at, created_at, updated_at`
+	last_successful_delivery_at, created_at, updated_at, signing_secret`
+
+// The statements of ListWebhooks. ?1 is the owner, ?2 is_active or NULL,
+// ?3 the search as searchText returns it (empty for none), ?4 and ?5 the
+// limit and offset. The page carries the total, counted in the same
+// statement; an empty page cannot, and the count runs on its own.
+const (
+	sqliteWebhookMatch = `owner_id = ?1 AND (?2 IS NULL OR is_active = ?2)
+		AND (?3 = '' OR instr(lower(display_name), ?3) > 0 OR instr(lower(endpoint_url), ?3) > 0)`
+	sqliteListWebhooks = `SELECT ` + sqliteWebhookColumns + `, (SELECT count(*) FROM webhooks WHERE ` + sqliteWebhookMatch + `)
+		FROM webhooks WHERE ` + sqliteWebhookMatch + ` ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5`
+	sqliteCountWebhooks = `SELECT count(*) FROM webhooks WHERE ` + sqliteWebhookMatch
+)
 
 func (s *SQLiteStore) prepare(ctx context.Context) error {
 	for _, p := range []struct {
@@ -116,9 +132,16 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`SELECT ` + sqliteWebhookColumns + ` FROM webhooks WHERE id = ? AND owner_id = ?`, &s.findWebhook},
 		{`UPDATE webhooks SET display_name = ?, endpoint_url = ?, is_active = ?, event_types = ?,
 			event_filters = ?, retry_count = ?, timeout_seconds = ?, consecutive_failures = ?,
-			last_delivery_attempt_at = ?, last_successful_delivery_at = ?, updated_at = ?
-			WHERE id = ?`, &s.update},
+			last_delivery_attempt_at = ?, last_successful_delivery_at = ?, updated_at = ?,
+			signing_secret = ? WHERE id = ?`, &s.update},
 		{`UPDATE webhooks SET is_active = ?, consecutive_failures = ?, updated_at = ? WHERE id = ?`, &s.updateState},
+		{`INSERT INTO webhooks (` + sqliteWebhookColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, &s.insertWebhook},
+		{`DELETE FROM webhooks WHERE id = ? AND owner_id = ?`, &s.deleteWebhook},
+		{sqliteListWebhooks, &s.listWebhooks},
+		{sqliteCountWebhooks, &s.countWebhooks},
+		{sqliteInsertDelivery, &s.insertDelivery},
+		{sqliteListDeliveries, &s.listDeliveries},
+		{sqliteCountDeliveries, &s.countDeliveries},
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
@@ -219,18 +242,50 @@ func (s *SQLiteStore) write(ctx context.Context, fn func(r *sqliteRequest) error
 	return fn(r)
 }
 
-// cache writes w through to the cache. Inside an idempotent request r, the
-// entry it replaces is kept, to restore on rollback.
+// cache writes w through to the cache; w is the cache's from then on. Its
+// timestamps are kept as the database keeps them (UTC, microseconds), so
+// that a read from the cache answers what a read from the file would.
+// Inside an idempotent request r, the entry it replaces is kept, to restore
+// on rollback.
 func (s *SQLiteStore) cache(r *sqliteRequest, w *sentstub.Webhook) {
-	if r != nil {
-		if _, kept := r.undo[w.ID]; !kept {
-			if r.undo == nil {
-				r.undo = map[uuid.UUID]*sentstub.Webhook{}
-			}
-			r.undo[w.ID] = s.webhooks[w.ID]
-		}
-	}
+	s.keep(r, w.ID)
+	w.LastDeliveryAttemptAt = timestampPtr(w.LastDeliveryAttemptAt)
+	w.LastSuccessfulDeliveryAt = timestampPtr(w.LastSuccessfulDeliveryAt)
+	w.CreatedAt = sentstub.Timestamp(w.CreatedAt)
+	w.UpdatedAt = timestampPtr(w.UpdatedAt)
 	s.webhooks[w.ID] = w
+}
+
+// uncache drops the webhook id, deleted, from the cache. Inside an
+// idempotent request r, the entry is kept, to restore on rollback.
+func (s *SQLiteStore) uncache(r *sqliteRequest, id uuid.UUID) {
+	s.keep(r, id)
+	delete(s.webhooks, id)
+}
+
+// keep records, inside an idempotent request r, the cache entry of id as
+// it was before r's transaction (nil: absent), once: r's rollback puts
+// back what keep recorded. Outside a request it does nothing.
+func (s *SQLiteStore) keep(r *sqliteRequest, id uuid.UUID) {
+	if r == nil {
+		return
+	}
+	if _, kept := r.undo[id]; kept {
+		return
+	}
+	if r.undo == nil {
+		r.undo = map[uuid.UUID]*sentstub.Webhook{}
+	}
+	r.undo[id] = s.webhooks[id]
+}
+
+// timestampPtr returns a new pointer to sentstub.Timestamp(*t), or nil.
+func timestampPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := sentstub.Timestamp(*t)
+	return &u
 }
 
 // migrate applies, in one transaction each, the embedded migrations the
@@ -329,7 +384,7 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 	var org sql.Null[uuid.UUID]
 	if err := row.Scan(&a.ID, &org, &a.Name); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Account not found"}
+			return nil, notFoundAccount()
 		}
 		return nil, fmt.Errorf("sqlite: find account: %w", err)
 	}
@@ -350,13 +405,19 @@ func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *
 }
 
 // webhook returns the cached webhook id of owner, reading it on a miss.
-// The caller holds the connection and must not modify the result.
+// The caller holds the connection and must not modify the result. A read
+// inside an idempotent request's transaction may find what the request
+// wrote (Provision's rows are not cached as they are written), so its
+// entry is dropped again if the request rolls back.
 func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
 	w, ok := s.webhooks[id]
 	if !ok {
 		var err error
 		if w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String())); err != nil {
 			return nil, err
+		}
+		if r := s.requestOf(ctx); r != nil && r.inTx {
+			s.keep(r, id)
 		}
 		s.webhooks[id] = w
 	}
@@ -393,6 +454,87 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 	return w, nil
 }
 
+// CreateWebhook implements sentstub.WebhookStore.
+func (s *SQLiteStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) error {
+	args, err := sqliteWebhookArgs(w)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(r *sqliteRequest) error {
+		if _, err := s.insertWebhook.ExecContext(ctx, args...); err != nil {
+			if sqliteIsCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+				return notFoundAccount()
+			}
+			return fmt.Errorf("sqlite: create webhook: %w", err)
+		}
+		s.cache(r, w.Clone())
+		return nil
+	})
+}
+
+// DeleteWebhook implements sentstub.WebhookStore. The delivery log goes
+// with the webhook, by the foreign key's ON DELETE CASCADE, in the same
+// statement.
+func (s *SQLiteStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) error {
+	return s.write(ctx, func(r *sqliteRequest) error {
+		res, err := s.deleteWebhook.ExecContext(ctx, id.String(), owner.String())
+		if err != nil {
+			return fmt.Errorf("sqlite: delete webhook: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: delete webhook: %w", err)
+		}
+		if n == 0 {
+			return notFoundWebhook()
+		}
+		s.uncache(r, id)
+		return nil
+	})
+}
+
+// ListWebhooks implements sentstub.WebhookStore. It reads the file, not
+// the cache, which holds only the webhooks read so far; what it returns is
+// the caller's.
+func (s *SQLiteStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) (page []*sentstub.Webhook, total int, err error) {
+	if err := checkPage(f.Offset, f.Limit); err != nil {
+		return nil, 0, err
+	}
+	page = []*sentstub.Webhook{}
+	search, ok := searchText(f.Search)
+	if !ok {
+		return page, 0, nil
+	}
+	err = s.withConn(ctx, func() error {
+		rows, err := s.listWebhooks.QueryContext(ctx, owner.String(), f.IsActive, search, f.Limit, f.Offset)
+		if err != nil {
+			return fmt.Errorf("sqlite: list webhooks: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			w, err := scanSQLiteWebhook(rows, &total)
+			if err != nil {
+				return err
+			}
+			page = append(page, w)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: list webhooks: %w", err)
+		}
+		if len(page) > 0 || f.Offset == 0 {
+			return nil
+		}
+		if err := s.countWebhooks.QueryRowContext(ctx, owner.String(), f.IsActive, search).Scan(&total); err != nil {
+			return fmt.Errorf("sqlite: count webhooks: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
+}
+
 // saveWebhook writes w over old. A change of state alone (a toggle) writes
 // only the state columns, sparing the encoding of the rest.
 func (s *SQLiteStore) saveWebhook(ctx context.Context, old, w *sentstub.Webhook) error {
@@ -414,7 +556,7 @@ func (s *SQLiteStore) saveWebhook(ctx context.Context, old, w *sentstub.Webhook)
 	if _, err := s.update.ExecContext(ctx, w.DisplayName, w.EndpointURL, w.IsActive, types,
 		filters, w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures,
 		nullableMicros(w.LastDeliveryAttemptAt), nullableMicros(w.LastSuccessfulDeliveryAt),
-		nullableMicros(w.UpdatedAt), w.ID.String()); err != nil {
+		nullableMicros(w.UpdatedAt), w.SigningSecret, w.ID.String()); err != nil {
 		return fmt.Errorf("sqlite: update webhook: %w", err)
 	}
 	return nil
@@ -423,7 +565,7 @@ func (s *SQLiteStore) saveWebhook(ctx context.Context, old, w *sentstub.Webhook)
 // sameSettings reports whether a and b differ at most in is_active,
 // consecutive_failures and updated_at.
 func sameSettings(a, b *sentstub.Webhook) bool {
-	return a.ID == b.ID && a.OwnerID == b.OwnerID && a.DisplayName == b.DisplayName &&
+	return a.ID == b.ID && a.OwnerID == b.OwnerID && a.DisplayName == b.DisplayName && a.SigningSecret == b.SigningSecret &&
 		a.EndpointURL == b.EndpointURL && a.RetryCount == b.RetryCount && a.TimeoutSeconds == b.TimeoutSeconds &&
 		a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.EventTypes, b.EventTypes) &&
 		(a.EventFilters == nil) == (b.EventFilters == nil) && maps.EqualFunc(a.EventFilters, b.EventFilters, slices.Equal[[]string]) &&
@@ -434,7 +576,12 @@ func sameTime(a, b *time.Time) bool {
 	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 
-func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanSQLiteWebhook scans the sqliteWebhookColumns of row, and then into
+// extra whatever columns follow them.
+func scanSQLiteWebhook(row scanner, extra ...any) (*sentstub.Webhook, error) {
 	var (
 		w                        sentstub.Webhook
 		types                    string
@@ -443,8 +590,9 @@ func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
 		created                  int64
 		updated                  *int64
 	)
-	err := row.Scan(&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &types, &filters,
-		&w.RetryCount, &w.TimeoutSeconds, &w.ConsecutiveFailures, &lastAttempt, &lastSuccess, &created, &updated)
+	err := row.Scan(append([]any{&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &types, &filters,
+		&w.RetryCount, &w.TimeoutSeconds, &w.ConsecutiveFailures, &lastAttempt, &lastSuccess, &created, &updated,
+		&w.SigningSecret}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFoundWebhook()
 	}
@@ -497,23 +645,39 @@ func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) erro
 	}
 	for i := range p.Webhooks {
 		w := &p.Webhooks[i]
-		types, err := encodeEventTypes(w.EventTypes)
-		if err != nil {
-			return err
-		}
-		filters, err := encodeEventFilters(w.EventFilters)
+		args, err := sqliteWebhookArgs(w)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+sqliteWebhookColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			w.ID.String(), w.OwnerID.String(), w.DisplayName, w.EndpointURL, w.IsActive, types, filters,
-			w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures, nullableMicros(w.LastDeliveryAttemptAt),
-			nullableMicros(w.LastSuccessfulDeliveryAt), w.CreatedAt.UnixMicro(), nullableMicros(w.UpdatedAt)); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`, args...); err != nil {
 			return sqliteProvisionError(fmt.Sprintf("webhook %s", w.ID), err)
 		}
 	}
 	return nil
+}
+
+// sqliteWebhookArgs returns the values of sqliteWebhookColumns for w.
+func sqliteWebhookArgs(w *sentstub.Webhook) ([]any, error) {
+	types, err := encodeEventTypes(w.EventTypes)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := encodeEventFilters(w.EventFilters)
+	if err != nil {
+		return nil, err
+	}
+	return []any{w.ID.String(), w.OwnerID.String(), w.DisplayName, w.EndpointURL, w.IsActive, types, filters,
+		w.RetryCount, w.TimeoutSeconds, w.ConsecutiveFailures, nullableMicros(w.LastDeliveryAttemptAt),
+		nullableMicros(w.LastSuccessfulDeliveryAt), w.CreatedAt.UnixMicro(), nullableMicros(w.UpdatedAt),
+		w.SigningSecret}, nil
+}
+
+// sqliteIsCode reports whether err is SQLite's error with the extended
+// result code code.
+func sqliteIsCode(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
 }
 
 // sqliteProvisionError reports a constraint violation as EINVALID naming the

@@ -6,7 +6,11 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub"
 )
@@ -79,4 +83,70 @@ func nullableTime(us *int64) *time.Time {
 
 func notFoundWebhook() error {
 	return &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Webhook not found"}
+}
+
+func notFoundAccount() error {
+	return &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Account not found"}
+}
+
+// checkPage rejects a page the filters' contract rules out, which the two
+// stores would otherwise answer differently (SQLite reads a negative LIMIT
+// as none, PostgreSQL fails).
+func checkPage(offset, limit int) error {
+	if offset < 0 || limit <= 0 {
+		return fmt.Errorf("page (offset %d, limit %d): the offset must not be negative and the limit must be positive", offset, limit)
+	}
+	return nil
+}
+
+// A search is matched the same way in both stores, whatever the database's
+// locale: the store lowers the ASCII letters of the search here, and of the
+// column in SQL with a function that folds ASCII alone (SQLite's lower,
+// PostgreSQL's lower in the "C" collation), then looks for it as a literal
+// substring (instr, strpos), so "%" and "_" match themselves.
+
+// searchText returns the search to look for in lowered text, and false
+// when it is not valid UTF-8 or holds a NUL: PostgreSQL's text can hold no
+// such value, so it matches nothing there (and fails as a parameter), and
+// both stores answer that it matches nothing.
+func searchText(search string) (string, bool) {
+	if !utf8.ValidString(search) || strings.IndexByte(search, 0) >= 0 {
+		return "", false
+	}
+	return asciiLower(search), true
+}
+
+// asciiLower returns s with its ASCII letters in lower case, and every
+// other byte as it is.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// searchedEventID returns the event id a delivery search names, or nil: a
+// search "is" an event id when it is one in the canonical form, in either
+// case.
+func searchedEventID(search string) *uuid.UUID {
+	if len(search) != 36 { // uuid.Parse also takes other forms
+		return nil
+	}
+	id, err := uuid.Parse(search)
+	if err != nil {
+		return nil
+	}
+	return &id
+}
+
+// nonNilBytes returns b, or an empty slice for nil: event_data is NOT NULL,
+// and an empty body reads back as empty, not nil, from either store.
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

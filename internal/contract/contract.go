@@ -128,6 +128,15 @@ func Check(req *http.Request, reqBody []byte, status int, header http.Header, bo
 		if route.Path == "/healthz" || route.Path == "/readyz" {
 			return nil
 		}
+		if status == http.StatusNoContent {
+			if len(body) > 0 {
+				return fmt.Errorf("a 204 answer has a body")
+			}
+			if header.Get("X-Request-Id") == "" {
+				return fmt.Errorf("header X-Request-Id is missing")
+			}
+			return nil
+		}
 	} else {
 		var v any
 		if err := json.Unmarshal(body, &v); err != nil {

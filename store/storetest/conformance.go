@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"reflect"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/fixtures"
 )
 
 // Run is the conformance suite: the behaviour every sentstub.Store must
@@ -22,7 +24,14 @@ func Run(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 	t.Run("ConcurrentUpdates", func(t *testing.T) { testConcurrentUpdates(t, open(t)) })
 	t.Run("ProvisionKeepsState", func(t *testing.T) { testProvisionKeepsState(t, open(t)) })
 	t.Run("ProvisionIsAtomic", func(t *testing.T) { testProvisionIsAtomic(t, open(t)) })
+	t.Run("CreateWebhook", func(t *testing.T) { testCreateWebhook(t, open(t)) })
+	t.Run("CreateWebhookUnknownOwner", func(t *testing.T) { testCreateWebhookUnknownOwner(t, open(t)) })
+	t.Run("UpdateSigningSecret", func(t *testing.T) { testUpdateSigningSecret(t, open(t)) })
+	t.Run("DeleteWebhook", func(t *testing.T) { testDeleteWebhook(t, open(t)) })
+	t.Run("ListWebhooks", func(t *testing.T) { testListWebhooks(t, open(t)) })
+	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open(t)) })
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, open) })
+	t.Run("RequestWebhookWrites", func(t *testing.T) { runRequestWebhookWrites(t, open) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -63,7 +72,13 @@ func testAccounts(t *testing.T, st sentstub.Store) {
 
 func testFindWebhook(t *testing.T, st sentstub.Store) {
 	ctx := context.Background()
-	MustProvisionDemo(t, st, created)
+	p, err := fixtures.Parse(bytes.NewReader(fixtures.Demo), created)
+	if err != nil {
+		t.Fatalf("parse the demo fixture: %v", err)
+	}
+	if err := st.Provision(ctx, p); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
 	acme := uuid.MustParse(AcmeOrgID)
 	got, err := st.FindWebhook(ctx, acme, uuid.MustParse(ReceiptsWebhookID))
 	if err != nil {
@@ -82,6 +97,11 @@ func testFindWebhook(t *testing.T, st sentstub.Store) {
 		ConsecutiveFailures: 10,
 		CreatedAt:           created,
 		UpdatedAt:           &created,
+	}
+	for _, w := range p.Webhooks {
+		if w.ID == want.ID {
+			want.SigningSecret = w.SigningSecret // the fixture's, whatever it is
+		}
 	}
 	assertWebhook(t, got, want)
 
@@ -105,18 +125,30 @@ func testFindWebhook(t *testing.T, st sentstub.Store) {
 	}
 }
 
+// assertWebhook checks that got is want, its times in UTC.
 func assertWebhook(t *testing.T, got, want *sentstub.Webhook) {
 	t.Helper()
-	if !got.CreatedAt.Equal(want.CreatedAt) || got.CreatedAt.Location() != time.UTC {
-		t.Errorf("created_at = %v, want %v in UTC", got.CreatedAt, want.CreatedAt)
+	if got == nil {
+		t.Errorf("webhook %s missing", want.ID)
+		return
 	}
-	if (got.UpdatedAt == nil) != (want.UpdatedAt == nil) || got.UpdatedAt != nil && !got.UpdatedAt.Equal(*want.UpdatedAt) {
-		t.Errorf("updated_at = %v, want %v", got.UpdatedAt, want.UpdatedAt)
-	}
+	assertTime(t, "created_at", &got.CreatedAt, &want.CreatedAt)
+	assertTime(t, "updated_at", got.UpdatedAt, want.UpdatedAt)
+	assertTime(t, "last_delivery_attempt_at", got.LastDeliveryAttemptAt, want.LastDeliveryAttemptAt)
+	assertTime(t, "last_successful_delivery_at", got.LastSuccessfulDeliveryAt, want.LastSuccessfulDeliveryAt)
 	g, w := *got, *want
 	g.CreatedAt, w.CreatedAt, g.UpdatedAt, w.UpdatedAt = time.Time{}, time.Time{}, nil, nil
+	g.LastDeliveryAttemptAt, w.LastDeliveryAttemptAt, g.LastSuccessfulDeliveryAt, w.LastSuccessfulDeliveryAt = nil, nil, nil, nil
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("webhook =\n%+v\nwant\n%+v", g, w)
+	}
+}
+
+// assertTime checks that got is the instant want, or nil like it, in UTC.
+func assertTime(t *testing.T, field string, got, want *time.Time) {
+	t.Helper()
+	if (got == nil) != (want == nil) || got != nil && (!got.Equal(*want) || got.Location() != time.UTC) {
+		t.Errorf("%s = %v, want %v in UTC", field, got, want)
 	}
 }
 

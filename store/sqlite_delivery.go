@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sentstub/sentstub"
+)
+
+const sqliteDeliveryColumns = `id, webhook_id, event_id, event_type, event_data, status, attempts,
+	http_status_code, response_body, error_message, processing_started_at, processing_completed_at, created_at`
+
+// The statements of the delivery log. In the list and count, ?1 is the
+// webhook, ?2 the search as searchText returns it (empty for none), ?3 the
+// event id it names or NULL, ?4 and ?5 the limit and offset; the page
+// carries the total, as in sqliteListWebhooks.
+const (
+	sqliteInsertDelivery = `INSERT INTO deliveries (` + sqliteDeliveryColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteDeliveryMatch = `webhook_id = ?1 AND (?2 = '' OR instr(lower(event_type), ?2) > 0
+		OR instr(lower(status), ?2) > 0 OR event_id = ?3)`
+	sqliteListDeliveries = `SELECT ` + sqliteDeliveryColumns + `, (SELECT count(*) FROM deliveries WHERE ` + sqliteDeliveryMatch + `)
+		FROM deliveries WHERE ` + sqliteDeliveryMatch + ` ORDER BY created_at DESC, id DESC LIMIT ?4 OFFSET ?5`
+	sqliteCountDeliveries = `SELECT count(*) FROM deliveries WHERE ` + sqliteDeliveryMatch
+)
+
+// CreateDelivery implements sentstub.DeliveryStore.
+func (s *SQLiteStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) error {
+	return s.write(ctx, func(*sqliteRequest) error {
+		if _, err := s.insertDelivery.ExecContext(ctx, d.ID.String(), d.WebhookID.String(), d.EventID.String(),
+			d.EventType, nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, d.ResponseBody,
+			d.ErrorMessage, nullableMicros(d.ProcessingStartedAt), nullableMicros(d.ProcessingCompletedAt),
+			d.CreatedAt.UnixMicro()); err != nil {
+			if sqliteIsCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+				return notFoundWebhook()
+			}
+			return fmt.Errorf("sqlite: create delivery: %w", err)
+		}
+		return nil
+	})
+}
+
+// ListDeliveries implements sentstub.DeliveryStore.
+func (s *SQLiteStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) (page []*sentstub.Delivery, total int, err error) {
+	if err := checkPage(f.Offset, f.Limit); err != nil {
+		return nil, 0, err
+	}
+	page = []*sentstub.Delivery{}
+	search, ok := searchText(f.Search)
+	var eventID *string
+	if e := searchedEventID(f.Search); e != nil {
+		text := e.String()
+		eventID = &text
+	}
+	err = s.withConn(ctx, func() error {
+		if _, err := s.webhook(ctx, owner, id); err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		rows, err := s.listDeliveries.QueryContext(ctx, id.String(), search, eventID, f.Limit, f.Offset)
+		if err != nil {
+			return fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanSQLiteDelivery(rows, &total)
+			if err != nil {
+				return err
+			}
+			page = append(page, d)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		if len(page) > 0 || f.Offset == 0 {
+			return nil
+		}
+		if err := s.countDeliveries.QueryRowContext(ctx, id.String(), search, eventID).Scan(&total); err != nil {
+			return fmt.Errorf("sqlite: count deliveries: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
+}
+
+// scanSQLiteDelivery scans the sqliteDeliveryColumns of row, and then into
+// extra whatever columns follow them.
+func scanSQLiteDelivery(row scanner, extra ...any) (*sentstub.Delivery, error) {
+	var (
+		d                  sentstub.Delivery
+		status             string
+		started, completed *int64
+		created            int64
+	)
+	if err := row.Scan(append([]any{&d.ID, &d.WebhookID, &d.EventID, &d.EventType, &d.EventData, &status, &d.Attempts,
+		&d.HTTPStatusCode, &d.ResponseBody, &d.ErrorMessage, &started, &completed, &created}, extra...)...); err != nil {
+		return nil, fmt.Errorf("sqlite: read delivery: %w", err)
+	}
+	d.EventData = nonNilBytes(d.EventData) // SQLite reads an empty BLOB as NULL
+	d.Status = sentstub.DeliveryStatus(status)
+	d.ProcessingStartedAt = nullableTime(started)
+	d.ProcessingCompletedAt = nullableTime(completed)
+	d.CreatedAt = microsToTime(created)
+	return &d, nil
+}
