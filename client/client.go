@@ -34,7 +34,6 @@ package client
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,8 +41,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub/gen"
 )
@@ -331,49 +328,18 @@ type ToggleStatusParams struct {
 // attempt's, if any) when ctx ended or the call exceeded WithTimeout.
 func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams) (*Webhook, error) {
 	const op = "toggle webhook status"
-	webhookID, err := uuid.Parse(id)
-	if err != nil {
-		return nil, fmt.Errorf("sentdm: %s: webhook id %q is not a uuid: %w", op, id, err)
-	}
-	params := &gen.ToggleWebhookStatusParams{}
-	if p.ProfileID != "" {
-		profileID, err := uuid.Parse(p.ProfileID)
-		if err != nil {
-			return nil, fmt.Errorf("sentdm: %s: profile id %q is not a uuid: %w", op, p.ProfileID, err)
-		}
-		params.XProfileID = &profileID
-	}
-	key := p.IdempotencyKey
-	if key == "" {
-		key = NewIdempotencyKey()
-	} else if !validHeaderValue(key) {
-		return nil, fmt.Errorf("sentdm: %s: the idempotency key contains characters not allowed in an HTTP header", op)
-	}
-	params.IdempotencyKey = &key
-	body := gen.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive}
-	if p.Sandbox {
-		body.Sandbox = Bool(true)
-	}
-
-	var out gen.WebhookResponse
-	err = c.call(ctx, op,
-		func(ctx context.Context) (*http.Response, error) {
-			return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)
-		},
-		func(b []byte) error {
-			if err := json.Unmarshal(b, &out); err != nil {
-				return err
-			}
-			if out.Data.ID == uuid.Nil {
-				return errors.New("the answer has no webhook in data")
-			}
-			return nil
-		},
-	)
+	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	params := &gen.ToggleWebhookStatusParams{XProfileID: profile}
+	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	body := gen.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
+	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+		return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)
+	})
 }
 
 // idempotencyKeyPrefix starts every generated key, so that keys the client

@@ -12,7 +12,7 @@ import (
 	"github.com/sentstub/sentstub/gen"
 )
 
-// The sent.dm error codes that ToggleWebhookStatus can answer (Error.Code).
+// The sent.dm error codes that the webhook operations can answer (Error.Code).
 const (
 	// CodeUnauthenticated (401): no x-api-key was sent.
 	CodeUnauthenticated = "AUTH_001"
@@ -26,6 +26,8 @@ const (
 	CodeValidationFailed = "VALIDATION_001"
 	// CodeInvalidIdempotencyKey (400): the Idempotency-Key is malformed.
 	CodeInvalidIdempotencyKey = "VALIDATION_007"
+	// CodeWebhookInactive (400): TestWebhook on an inactive webhook.
+	CodeWebhookInactive = "BUSINESS_010"
 	// CodeWebhookNotFound (404): the caller has no webhook with this id.
 	CodeWebhookNotFound = "RESOURCE_008"
 	// CodeIdempotencyConflict (409): a request with the same
