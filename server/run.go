@@ -17,6 +17,7 @@ import (
 
 	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/fixtures"
+	"github.com/sentstub/sentstub/internal/logbuf"
 	"github.com/sentstub/sentstub/store"
 )
 
@@ -226,7 +227,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
+	// The access log is on by default; its lines are written by a goroutine
+	// of their own, so that no request waits on stderr.
+	logs := logbuf.New(stderr)
+	defer logs.Close()
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: opts.LogLevel}))
 	m, err := Start(ctx, opts, logger)
 	if err != nil {
 		return err
