@@ -5,9 +5,15 @@ BIN     := bin/sentstub
 # A private copy of the generator, built from the version go.mod pins.
 OAPI    := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generated build run test test-short bench lint fmt clean
+.PHONY: all help generate check-generated build run test bench lint fmt clean
 
+## all: lint, test and build
 all: lint test build
+
+## help: list the targets, each with what it does
+help:
+	@sed -n 's/^## \([a-zA-Z_-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
+		awk -F '\t' '{ printf "  make %-16s %s\n", $$1, $$2 }'
 
 ## generate: regenerate gen/ from api/openapi.yaml
 generate:
@@ -52,8 +58,10 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet $(PKGS)
 
+## fmt: gofmt every Go file in place
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## clean: delete bin/
 clean:
 	rm -rf bin
