@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -65,57 +63,6 @@ func DefaultOptions() Options {
 		IdempotencyLockTimeout: DefaultIdempotencyLockTimeout,
 		SweepInterval:          time.Minute,
 	}
-}
-
-// ParseOptions reads the command line; each flag falls back to its
-// SENTSTUB_* environment variable (looked up with getenv), then to its
-// default.
-func ParseOptions(args []string, getenv func(string) string, output io.Writer) (Options, error) {
-	o := DefaultOptions()
-	fs := flag.NewFlagSet("sentstub", flag.ContinueOnError)
-	fs.SetOutput(output)
-	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address")
-	fs.StringVar(&o.DB, "db", o.DB, "SQLite database file, :memory:, or a postgres:// URL shared by replicas")
-	fs.IntVar(&o.DBMaxConns, "db-max-conns", o.DBMaxConns, "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs)")
-	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", o.DBConnectTimeout, "PostgreSQL connect timeout; 0 keeps the URL's")
-	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", o.DBStatementTimeout, "PostgreSQL statement_timeout; 0 keeps the server's")
-	fs.DurationVar(&o.IdempotencyWait, "idempotency-wait", o.IdempotencyWait, "how long a request waits for one in flight with the same Idempotency-Key before 409")
-	fs.DurationVar(&o.IdempotencyLockTimeout, "idempotency-lock-timeout", o.IdempotencyLockTimeout, "how long a request in flight holds its Idempotency-Key if its process dies")
-	fs.StringVar(&o.Fixtures, "fixtures", o.Fixtures, "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	// A variable is the flag's value until the command line sets it.
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "SENTSTUB_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		f.Usage += " (env " + name + ")"
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		return o, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if o.DBMaxConns < 0 || o.DBMaxConns > math.MaxInt32 {
-		return o, fmt.Errorf("--db-max-conns: %d is out of range", o.DBMaxConns)
-	}
-	if o.DBConnectTimeout < 0 || o.DBStatementTimeout < 0 {
-		return o, errors.New("--db-connect-timeout and --db-statement-timeout must not be negative")
-	}
-	if o.IdempotencyWait <= 0 || o.IdempotencyLockTimeout <= 0 {
-		return o, errors.New("--idempotency-wait and --idempotency-lock-timeout must be positive")
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := o.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return o, fmt.Errorf("--log-level: %w", err)
-	}
-	return o, nil
 }
 
 // Main is a running sentstub: its store, its server and its listener.
@@ -217,9 +164,11 @@ func (m *Main) Shutdown(ctx context.Context) error {
 
 // Run is the sentstub command: it parses args, serves until ctx is
 // cancelled (SIGINT or SIGTERM in the binary), then shuts down gracefully.
-func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	opts, err := ParseOptions(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+// --help and --version write to stdout and return nil; the log goes to
+// stderr. A command line it cannot use is a *UsageError.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := ParseOptions(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, ErrVersion) {
 		return nil
 	}
 	if err != nil {
