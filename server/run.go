@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -79,13 +78,16 @@ type Main struct {
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
 // Shutdown. It returns once the listener is open.
 func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error) {
+	if err := checkDatabasePath(opts.DB); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, opts.DB, store.PostgresOptions{
 		MaxConns:         int32(opts.DBMaxConns),
 		ConnectTimeout:   opts.DBConnectTimeout,
 		StatementTimeout: opts.DBStatementTimeout,
 	})
 	if err != nil {
-		return nil, err
+		return nil, openError(opts.DB, err)
 	}
 	if err := loadFixtures(ctx, st, opts.Fixtures); err != nil {
 		st.Close()
@@ -100,7 +102,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, listenError(opts.Addr, err)
 	}
 	m := &Main{
 		store: st,
@@ -127,19 +129,18 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 }
 
 func loadFixtures(ctx context.Context, st sentstub.Store, path string) error {
-	data := fixtures.Demo
-	if path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return fmt.Errorf("fixtures: %w", err)
-		}
+	var p *sentstub.Provision
+	var err error
+	if path == "" {
+		p, err = fixtures.Parse(bytes.NewReader(fixtures.Demo), time.Now())
+	} else {
+		p, err = fixtures.ParseFile(path, time.Now())
 	}
-	p, err := fixtures.Parse(bytes.NewReader(data), time.Now())
 	if err != nil {
 		return err
 	}
 	if err := st.Provision(ctx, p); err != nil {
-		return fmt.Errorf("fixtures: %w", err)
+		return fmt.Errorf("fixtures %s: %w", fixturesName(path), err)
 	}
 	return nil
 }

@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sentstub/sentstub/internal/contract"
+	"github.com/sentstub/sentstub/internal/testutil"
 )
 
 // A command line or a start-up the binary cannot use ends it within this
@@ -226,5 +233,106 @@ func TestBadUsage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			wantOneLineError(t, runSentstub(t, tt.env, tt.args...), 2, tt.want...)
 		})
+	}
+}
+
+// A start-up that cannot succeed: status 1 and one line that names the
+// problem and what to do, printed once.
+func TestStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	unknownField := write("unknown-field.yaml", `organizations:
+  - id: 11111111-1111-4111-8111-111111111111
+    name: Acme
+    api_keys: [k1]
+webhooks:
+  - id: 22222222-2222-4222-8222-222222222222
+    owner: 11111111-1111-4111-8111-111111111111
+    display_name: Orders
+    endpoint_url: https://example.com
+    is_active: true
+    event_types: [message]
+    foo: bar
+`)
+	empty := write("empty.yaml", "")
+	noOrganizations := write("no-organizations.yaml", "webhooks: []\n")
+	closedPort, err := testutil.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	missingDir := filepath.Join(dir, "no-such-dir", "sentstub.db")
+	memory := []string{"--db", ":memory:"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"database directory missing", []string{"--db", missingDir},
+			[]string{"database file " + missingDir, "the directory " + filepath.Dir(missingDir) + " does not exist", "mkdir -p"}},
+		{"database is a directory", []string{"--db", dir}, []string{dir + " is a directory", filepath.Join(dir, "sentstub.db")}},
+		{"unknown fixtures field", append(memory, "--fixtures", unknownField),
+			[]string{"fixtures " + unknownField + `: line 12: unknown field "foo" in a webhook`, "display_name"}},
+		{"empty fixtures file", append(memory, "--fixtures", empty), []string{"fixtures " + empty + ": ", "defines no organizations"}},
+		{"fixtures without organizations", append(memory, "--fixtures", noOrganizations), []string{"defines no organizations", "organizations:"}},
+		{"fixtures file missing", append(memory, "--fixtures", filepath.Join(dir, "nope.yaml")),
+			[]string{"fixtures " + filepath.Join(dir, "nope.yaml"), "no such file or directory", "--fixtures"}},
+		{"PostgreSQL unreachable", []string{"--db", fmt.Sprintf("postgres://app:s3cret@127.0.0.1:%d/sentstub", closedPort)},
+			[]string{"cannot connect to PostgreSQL at postgres://app:xxxxx@127.0.0.1:", "connection refused", "check that it is running"}},
+		{"address in use", append(memory, "--addr", busy.Addr().String()), []string{"address " + busy.Addr().String() + " is in use", "--addr"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runSentstub(t, nil, append([]string{"--addr", "127.0.0.1:0"}, tt.args...)...)
+			wantOneLineError(t, r, 1, tt.want...)
+			if strings.Contains(r.stderr, "s3cret") {
+				t.Errorf("the message shows the password: %s", r.stderr)
+			}
+			if n := strings.Count(r.stderr, "connection refused"); n > 1 {
+				t.Errorf("the message says %d times why the connection failed: %s", n, r.stderr)
+			}
+		})
+	}
+}
+
+// A second sentstub on a SQLite file that another one holds says so at
+// once, and the first goes on serving.
+func TestDatabaseInUse(t *testing.T) {
+	bin := sharedSentstub(t)
+	db := filepath.Join(t.TempDir(), "sentstub.db")
+	first := startReplica(t, bin, "first", db)
+	if first == nil {
+		t.FailNow()
+	}
+	if err := first.waitReady(20 * time.Second); err != nil {
+		t.Fatalf("first: %v\n%s", err, first.logs)
+	}
+
+	r := runSentstub(t, nil, "--addr", "127.0.0.1:0", "--db", db)
+	wantOneLineError(t, r, 1, "database file "+db+" is in use by another sentstub process; stop it or use another --db")
+
+	res, err := http.Get(first.url + "/readyz")
+	if err != nil {
+		t.Fatalf("the first process no longer answers: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the first process's /readyz = %d after the second tried its file", res.StatusCode)
+	}
+	c := &caller{client: contract.Client(t)}
+	c.toggle(t, first, `{"is_active":false}`, "")
+	select {
+	case <-first.exited:
+		t.Errorf("the first process exited: %v\n%s", first.cmd.ProcessState, first.logs)
+	default:
 	}
 }
