@@ -335,6 +335,16 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMetrics Prometheus metrics of the stub process
+	//
+	// The stub's metrics in Prometheus's text exposition format: requests by
+	// route template, method and status, their durations, idempotent replays,
+	// the durations of database calls, and the Go runtime and process
+	// collectors. No label carries an API key, an id or a raw path.
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadyz Readiness of the stub, its database included
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
@@ -376,6 +386,26 @@ type ClientInterface interface {
 // Corresponds with GET /healthz (the `GetHealthz` operationId).
 func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMetrics Prometheus metrics of the stub process
+//
+// The stub's metrics in Prometheus's text exposition format: requests by
+// route template, method and status, their durations, idempotent replays,
+// the durations of database calls, and the Go runtime and process
+// collectors. No label carries an API key, an id or a raw path.
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -461,6 +491,33 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -651,6 +708,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
 
+	// GetMetricsWithResponse Prometheus metrics of the stub process
+	//
+	// The stub's metrics in Prometheus's text exposition format: requests by
+	// route template, method and status, their durations, idempotent replays,
+	// the durations of database calls, and the Go runtime and process
+	// collectors. No label carries an API key, an id or a raw path.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
 	// GetReadyzWithResponse Readiness of the stub, its database included
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -724,6 +793,40 @@ func (r GetHealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -990,6 +1093,24 @@ func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseGetHealthzResponse(rsp)
 }
 
+// GetMetricsWithResponse Prometheus metrics of the stub process
+//
+// The stub's metrics in Prometheus's text exposition format: requests by
+// route template, method and status, their durations, idempotent replays,
+// the durations of database calls, and the Go runtime and process
+// collectors. No label carries an API key, an id or a raw path.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
+}
+
 // GetReadyzWithResponse Readiness of the stub, its database included
 //
 // Returns a wrapper object for the known response body format(s).
@@ -1066,6 +1187,22 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
@@ -1476,6 +1613,9 @@ type ServerInterface interface {
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
+	// GetMetrics Prometheus metrics of the stub process
+	// (GET /metrics)
+	GetMetrics(ctx echo.Context) error
 	// GetReadyz Readiness of the stub, its database included
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
@@ -1495,6 +1635,15 @@ func (w *ServerInterfaceWrapper) GetHealthz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealthz(ctx)
+	return err
+}
+
+// GetMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMetrics(ctx)
 	return err
 }
 
@@ -1638,6 +1787,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/v3/webhooks/:id/toggle-status", wrapper.ToggleWebhookStatus, options.OperationMiddlewares["toggleWebhookStatus"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
+	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 
 }
 
@@ -1736,6 +1886,24 @@ func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -2006,6 +2174,9 @@ type StrictServerInterface interface {
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
+	// GetMetrics Prometheus metrics of the stub process
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetReadyz Readiness of the stub, its database included
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
@@ -2043,6 +2214,29 @@ func (sh *strictHandler) GetHealthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetHealthzResponseObject); ok {
 		return validResponse.VisitGetHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		return validResponse.VisitGetMetricsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2129,73 +2323,78 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id openapi_types.
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9u2lv8qZ7CdaTwlJcqy41j5446bpLee5jWx3dtp5BUh8khEQwIsANpWvPruOwBIiqQethPv7TZz",
-	"/4os4XFwHj+cF3JLIpHlgiPXioxuSYI0Rmk/nsaY5UIj1/4HzFO6wNh8HaOKJMs1E5yMyHuJCrmG6wQ5",
-	"6ARBosoFVwhM2b+VFhJjoFxdowQtgHJAKlOGEiT+WaDScM104gbTDKHeN1r4v+CiRzyiogQzanZHXmRk",
-	"9JFoWSC59Ihe5EhGRGnJ+Jwslx75zT95f+r/ilJZCrsEnycIJ+9P4coNAJ1QXVKHsdnLEMWkOavZY9Pe",
-	"V8NtO7+TbM44Tf0P7mT+6QaWveNAQVqOeiXLHBtYDGLW+uY6EarNUllKos2VnGqN0iz+3xL/nHw88X+n",
-	"/ufAP7784TuymdRdFJ4ndic74HsFLH4O+GdBUwVhhpr2yp8mLA4BbyLMNYjVoXYz8YtIdef3z1mGG6hl",
-	"GYLKjRYqlFeMz5s89IBxyFiaMoWR4LFy2kah4Ezfm9SPlsAn43HPfdr7R6a2kXtGeTwVN9ttRXBQbkxF",
-	"pHoOXOjEkH5NFVxLpjXyh2n+0iM5lTRD3bXfaPELLtbJueDszwLhEy6MWSJXhURgtdHXSphLEaFSjM97",
-	"8KZQGqYIA3//8HDMaZonlBcZShZBlFBJI7O7B8kiT5ArD4SEghtEiYRE1YNKlgqoRIholGA85jMhYf8A",
-	"ElFIBTlKS5T5NyqUFhnKHpxARtOZkBnG9lem4CAI4NeT16cvT85P372dBMFRb8yJR/CGZnlqmGM0jE6j",
-	"wf5wIlHLxYB4hJmzO5gjHuHUqBTpYE6L8Rm9eY18rhMy2j889EjGePX3wGspCfU/n/i/B/7xxN+mze+l",
-	"mLEUT19uUg/7E1xcnL40ElGRyLEFBwY9IUpYGhuhmME9eMfTBQg5p5x9pmalMTfw9gkXCiLKoVBmDabA",
-	"HbkHBgDL2ZA5cabC2Iywe0U0TRmfj3lzTcfXjZy78cvFfBa32GZkRTUZkaKwv6zz4sxcOrqYvsSUbtDP",
-	"M11MQZjjPaE56xnT6cUZsDk3qgRM740sxSJHaakETT+hcqc1R/KgyMdcCxgGygMlHNZHKTP7WuZoy1WW",
-	"oSi0AspjiASPCikb+q/G3CKG4OtXE7xpAouQUH4cQXgYBJkKPQiPVLiDfb/5FRd8x4ZdAHQ78A6XTzL1",
-	"P2rvu50cPWNZkVKNX8bUjH5q692MshSoGvNciriILK8jynsQMm4IpOkEpRQy7ArETFQeHAbBmJ++PX/1",
-	"4e3J60kQDMzMFSsnBadXlKV0mmK5RONX50EAU2Mei2tuVhvC2asPv56+eGXW8qzc2vvGApVBVJAFhyf2",
-	"uA71+Zh3ZLh3P+HUHN0EyW0umNU2H24LbFf3u0XtH2lcXs3mr0hwg8XmI83zlEX2fP0/lHNtaqS7JTHV",
-	"lIx4kaYecWTY6bHZrAWSBgNj1EYy1fhYRJNCpoYDWudq1O/HIlKVcvTtcqq/tkqGStG5hU9+RVMWwzVO",
-	"EyE+welLcObfI0szTlt2rdyGEpqPfjv+/Eu+/8fLa6PNLEOlaZaTEdkP9p/6wdAfDM73B6PDYHRw3Hv6",
-	"7Cg43h/+EASjICAeuao8POOPLT2iishcU2Q0o6nCZVNO30mckRH5r/7K1+27X1X/lTlcdSs5eaw7jLWH",
-	"pla30AjCNkdCp2NhydzQYDDGMF3AjGEaj/mTcDufQvMBKExpDCzesxdne/2jcsiYry7CLh5ZVW648Gu+",
-	"8CZOlOP77cEbnMTdkxtjN3ttd01vDrdyeCH4LGXRIxrCi3dvf3p9+uL8a8ygs8bKCE668QxTXQEZBaKp",
-	"RBovYIrG3SudK4z//oYSNjkTjmw8cI/4zvBEaZamwPjYCHyeaKAzbaLFBOGaMv2N6fVPQk5ZHCN/PMU+",
-	"uTj/eRIEB1+q1I35TVRXxWzGIuMvGW88Y8qwUH0Dqlqd16pp5Q2bsMIGaE2f1iKxbvjMzHkWdMydJ16G",
-	"7KXfDOtu8zejt29QJyJ+K/RJmoprlw26Q30f8Q7OqU4Ab5jSCqaFtkJYAW1maYMn3Tt5r/ctSeA9XaSC",
-	"xudCvKZyjv9eAVRoPhWxBW1xhRIG8Ib9+K2z/QzlFYvwouHJPxpyNyKZLwXv9hIr/H5BI3PnOuJBm1tX",
-	"UsnSBTRjkr8/mDfOvyN8bB76eTvLSi2kjzneYFRojL8x3L7gtNCJkOzzvTD7YS7H4CtdjrbKXiiU9Q1b",
-	"6AS5NuR9C+6xgdAbn+bMN36GE5gNKJnNrcKTyikZhHsubfqJi2u++n7/m0LVmrH2JJZ7L60a2cSXFDlK",
-	"zVxKxClcOx124v9++cPEZcWGy/VsmEdufCFjlGQ0WDY09JbQOGZGJDR939qFaczsh06Gpl6ZSkkXZE2u",
-	"PwkJNqpfpbwKicqDUqtVJw8AnGb4HIROUF4zhWCMxgjW/OvuFleIKLcV0z8w0s0DDZcNG7vdNm+dEQfL",
-	"hqndbh+375JSVVnkoxPAau6KnSs6Lrv0Lj3SNok1sTpw2W1Vb8VLM6pFXAOK7jTIUqU6zKuAZNf0N9je",
-	"96AJDTXzpkKkSHlb3Trcq2Z57sQV+SUZmxj3M9JUJ+scU5rqQjUzj+IT8cgdGcYONW6NTdu+KdnS3rSJ",
-	"tg8s33WMsIHM3bT0h59ewHA4PAbG4eL8hXPsj2AmaeRsFWI2Z2WOnkLo0DsEMZsptGW8utwQU42+2Yo0",
-	"izNV5e72aDkeu9mb6Z0Lv7L3nJlleiXynbsl6xE+M/6ULpmSkBGZM50U014ksr4q88arDzRn/XJFw+uW",
-	"Pl+tEHxXjbmlxR2xNqTUZPRq7U0CL61rKyjaG7CLdyfpNV0oi1pGWpSD1ee6Sm2EkdGb5jrBXeBmaXlV",
-	"WfVXEAOlsc2K9KsJKgec31trvapwW5WYO2pqUwkV2m/U1y5RTf19mNI+prYuPfJ4TLiXrf61ZxXzeYr/",
-	"cin6MwuXjYpMGxyZmhiEusLNjSYGbNHWclE/B5EZxsSu6aOqMrohTMEsZXnuGjt2XS4eUc3+ghktUr3F",
-	"OH51Xgk60HQNOBQk0pQpzSKY0U9opSQKbaVm3FDKF7YRYTcd1kVYM5mSZ5s8OK5MaMWucFI5SLa0zjjL",
-	"DOAF9WqMa5zbItzq0AYjI4kmDphQfdfNfd5Av9Ua1mliKk/pYuLKe7edSv4Of8gjyONcMK4rp6txD9og",
-	"5x+jfp/sBGyP4BVyPZmxtOrQ+HpX9N4+41G9vxnykF0aizxdesS5AbuL+x2FbRnJdp06XHokpUpPYkzZ",
-	"FcrFxPA4y/U9ZL4O1k0agmrl1e3Q3OTrFh/Ym1jLxSQShYuqM3rj1Np1i7jPg10q/szYNZtzxucThZFE",
-	"vaF0n5hwkHGYmdvOFrWnC3B2YU1cCoMlvpv/3F2KaM54naBEwNTdhQ+KF8rmiEnZ2NA63WA/aJzvcNf5",
-	"jpceKfL4nha8m+EHXd/HamDLtjv2usbbpk627aJrpW3ZrvNjh8ru1jlvMyi2gK7Fs8vtgPt1MVaF2l8S",
-	"ZFVe298qwDIbYVRIphdnhhjHqpOc/YKLk8IFXh03k7fqOsaPq8pBZbNVb3t/VJnyWaEktTu5HBHjM7HF",
-	"dyimCjWIGZSJs+8VXA2hlJayG9uGpsqRAZblKWbmr5UTNl2MeWLAYSZF1lgpL6YpiyAWUWFmuHIV2MbP",
-	"6ru6g5fxeYqgRCEjHHMxAy0LnVSFr1wKw9YRhLZvaI4cJdUYgi4kV8A0MF72lv1TlN1XVcvOmL+KEmFT",
-	"1CjBttHMaITOQyq/LXMrqByW1VlbOqeMKw1M2w6gMTdzNCqt6in1jLJ/djWlN+Zj/qr9a+mvVuUNR4Jr",
-	"j0J+hanIcQRhqWyhB6HRttAb89A1P9lD2QbZsAedtSMqJUMFYTORFsIT21YLWoz5WmftnmdGN3J25Qad",
-	"XFrZXKaZth2PFcVdTXlSacnehpSnyJHTnJERGfaC3tA544m1in5icxGfzee5u5XqNqvTmIzIP1H/XA7p",
-	"dDLtB8HDss1VeoOIT+TeedcyV7KtaOjaK2yPgesN7rXsn4w+XhrYyTIqF2REXrMr5GZCqdzWrspFDJfp",
-	"XBnEOdPFlFyahfq2mWMnez64Ef8PuWMUeEqNYdjgQNlurcNg+IWEdapKj0ph3dHnSN0tRcNx1hWjB0yr",
-	"1YKMR2kRY7xZqlfDftmjpfq3LF72tQ0K/VUGLqc62nRTGKfCopWQECOt/6R109esbCho1TdWnc4GmU44",
-	"4I1hOtMQ1q5KaMJIVYK+cfWeA+VVVNkaZ2JJ5QC2FWf24Ay1rjrky+g0wZq0qjcpoQqihPK5Y7qNB8e8",
-	"PJuNEuspEi1R4SZvJjShb9CDfzGdjHk4rkLXMRmZOwTDuuud1U3vdTdn89VDI2odcxu2GkBdmJlh3XBf",
-	"runwsG2FG0J60m6X/7jpCi7PaJ9A9FqN5fHB7JA+nR750bP42D/AYObTwXTfj4bxAR7OntKj6bPKI7A5",
-	"iNofsM7q9jcHd3RNGzeoQnKfuW5C/559mJvtcMWEfufBwD1mrLrZ7zG43e79gAl17+3y0qsSnT+KePEw",
-	"mGpEoWW2pE6kPKzStyM/tAHFjClnuV44v8KGEQqogvB2Gfbgoizy2cqQexPhWrFji8Vfd2NUzv/m7EvQ",
-	"zqmUtdKBPzg8HwSjYTAKgrpG2k6ckHfGEYe3QrNZub3qhlyr2m9JkE2+1ZhqXfn1aKsqNTcTFR+rupO9",
-	"gDHLjSrYAoat/97XEtekvz3V4IjYmTBwQ1ph/3A9gnej1kLoYdAOhkvW7/vB4Dw4HgUN1q/iMLfWI5bA",
-	"g/27S+AGne5tF91gdMuVXt81dYunu1s7te0trw93VZk3Tdn0IPCBVfItj/p2r7Jp0l9cc++8Tds9txpo",
-	"hXjgkGfTjBqh+o2HC3bK4O4prcYUO2l496RV96ydcfB4HS0fXp29u/hgG4mefWlXS2eN1dVcWof1YWei",
-	"4I/e0fLsL+loqay59s9th6Zxft2zMuWe/Npuh5WP+x9T/7/v+joIDu82prWWXjvx+O6J9dsMM2FwD7Pt",
-	"tq7aSDN4PONtPi/7UuPtrNF42sGh4HiTY2QiLVfvFpENrWK4TlhaXmJVZFVZRRkuPq6lD//9vWsbzt8z",
-	"/p+L3crXbyZQi5mKUqEwft592T5jPFZlp3xh4+9Gku97BamYf1M9w4f3ucs2NBbbvEadyXCxRlefVimL",
-	"KsdHLpedhEg7of3x0sROjtmbot0qbdh44FlnDJ2M1OoBj00OguA2oWKiFxrHEpXaIx5pG1njiakN3kqy",
-	"b6tguCbfRIOd/yWhCuDbuTimFaaz59B8vFrfPZZQMzbrrQJum9VZXi7/NwAA//8=",
+	"7Hx7c9s2s/dX2UE702RKSZRlN4kynWfcxG08zcUT2336NvQrQeRKREMCLADaVnz03c8AICmSomQ78Xl6",
+	"mjl/RZZwWezltxcsckNCkWaCI9eKjG9IjDRCaT8eR5hmQiPXvfeYJXSJkfk6QhVKlmkmOBmTE4kKuYar",
+	"GDnoGEGiygRXCEzZv5UWEiOgXF2hBC2AckAqE4YSJP6Vo9JwxXTsBtMUodo3XPZ+xWWfeESFMabU7I48",
+	"T8n4A9EyR3LhEb3MkIyJ0pLxBVmtPPJ77/DkuPcbSmUpbBN8FiMcnhzDpRsAOqa6oA4js5chiklzVrNH",
+	"196Xo207v5NswThNeu/dyXrHHSx7x4GCtBz1CpY5NrAIxLzxzVUsVJOlspBEkysZ1RqlWfz/S/xr8uGw",
+	"9wftffJ7zy6+/5Z0k7qLwrPY7mQHfKeARc8B/8ppomCaoqb94qcJi6aA1yFmGsT6ULuZ+FmkuvP3zliK",
+	"HdSyFEFlRgsVykvGF3UeesA4pCxJmMJQ8Eg5baOQc6bvTOoHS+CjIOi7T4//lapt5J5SHs3E9XZbERyU",
+	"G1MSqZ4DFzo2pF9RBVeSaY38fpq/8khGJU1Rt+03XP6Ky01yzjn7K0f4iEtjlshVLhFYZfSVEmZShKgU",
+	"44s+vMmVhhnCsLd3cBBwmmQx5XmKkoUQxlTS0OzuQbzMYuTKAyEh5wZRQiFR9aGUpQIqEUIaxhgFfC4k",
+	"7O1DLHKpIENpiTL/hrnSIkXZh0NIaTIXMsXI/soU7Ps+/Hb4+vjl4dnxu7cT33/SDzjxCF7TNEsMc4yG",
+	"0Vk43BtNJGq5HBKPMHN2B3PEI5walSItzGkwPqXXr5EvdEzGewcHHkkZL/8eeg0lob1Ph70//N6zSW+b",
+	"Np9IMWcJHr/sUg/7E5yfH780ElGhyLABBwY9IYxZEhmhmMF9eMeTJQi5oJx9omalgBt4+4hLBSHlkCuz",
+	"BlPgjtwHA4DFbEidOBNhbEbYvUKaJIwvAl5f0/G1k3PXvWKxHosabDOyopqMSZ7bXzZ5cWqcjs5nLzGh",
+	"Hfp5qvMZCHO8RzRjfWM6/SgFtuBGlYDpx2NLschQWipB04+o3GnNkTzIs4BrASNfeaCEw/owYWZfyxxt",
+	"ucpSFLlWQHkEoeBhLmVN/1XALWIIvuma4E0dWISE4uMYpge+n6qpB9MnarqDfb/3Si70HBt2AdDN0DtY",
+	"PUrVf6nH3+7k6ClL84Rq/DympvRjU+/mlCVAVcAzKaI8tLwOKe/DlHFDIE0mKKWQ07ZAzETlwYHvB/z4",
+	"7dnR+7eHrye+PzQz16yc5JxeUpbQWYLFErVfXQQBTAU8ElfcrDaC06P3vx2/ODJreVZuzX0jgcogKsic",
+	"wyN7XIf6POAtGT6+m3AqjnZBcpMLZrXuw22B7dK/W9T+iUaFazZ/hYIbLDYfaZYlLLTnG/ypXGhTId0N",
+	"iaimZMzzJPGII8NOj8xmDZA0GBihNpIpx0cinOQyMRzQOlPjwSASoSqVY2CXU4ONVVJUii4sfPJLmrAI",
+	"rnAWC/ERjl+CM/8+WZlx2rJrHTYU0Pzk92effs32/nx5ZbSZpag0TTMyJnv+3g89f9QbDs/2huMDf7z/",
+	"rP/D0yf+s73R974/9n3ikcsywjPx2MojKg+NmyLjOU0Urupy+lbinIzJN4N1rDtwv6rBkTlc6ZWcPDYD",
+	"xipCU2svNIZpkyNTp2PTgrlTg8EYwWwJc4ZJFPBH0+18mpoPQGFGI2DRY+s4m+s/KYYEfO0I23hkVbkW",
+	"wm/Ewl2cKMYPmoM7gsTdk2tju6O226bXh1s5vBB8nrDwAQ3hxbu3P78+fnH2JWbQWmNtBIftfIaptoCM",
+	"AtFEIo2WMEMT7hXBFUb/fEOZ1jkzHdt84A75neGJ0ixJgPHACHwRa6BzbbLFGOGKMv2V6fXPQs5YFCF/",
+	"OMU+PD97NfH9/c9V6tr8OqqrfD5noYmXTDSeMmVYqL4CVS3Pa9W0jIZNWmETtHpMa5FY12Jm5iILGnAX",
+	"iRcpexE3w2bY/NXo7RvUsYjeCn2YJOLKVYNuUd8H9MEZ1THgNVNawSzXVghroE0tbfCo7ZMf978mCZzQ",
+	"ZSJodCbEayoX+J8VQInmMxFZ0BaXKGEIb9hPXzvbT1FeshDPa5H8gyF3LZP5XPBuLrHG7xc0ND7XEQ/a",
+	"eF1JJUuWUM9J/vlgXjv/jvSxfujnzSortZAecLzGMNcYfWW4fc5prmMh2ac7Yfb9Qo7hF4YcTZU9Vygr",
+	"D5vrGLk25H0N4bGB0OsezVjPxBlOYDahZLa2Co/KoGQ4fezKph+5uOLr7/e+KlStGGtPYrn30qqRLXxJ",
+	"kaHUzJVEnMI1y2GHvT8uvp+4qthotVkN88h1T8gIJRkPVzUNvSE0ipgRCU1OGrswjan90KrQVCtTKemS",
+	"bMj1ZyHBZvXrklcuUXlQaLVq1QGA0xSfg9AxyiumEIzRGMGaf51vcRcRxbZi9ieGun6g0apmYzfb5m0y",
+	"Yn9VM7Wb7eP2XFGqvBb54ASwnrtm55qOiza9K480TWJDrA5cdlvVW/HSjGoQV4OiWw2yUKkW80og2TX9",
+	"DTb33a9DQ8W8mRAJUt5Utxb3ylmeO3FJfkFGF+NeIU10vMkxpanOVb3yKD4Sj9xSYWxR49bo2vZNwZbm",
+	"pnW0vef1XcsIa8jcLku///kFjEajZ8A4nJ+9cIH9E5hLGjpbhYgtWFGjpzB16D0FMZ8rtNd41XVDRDX2",
+	"zFakfjlT3tzdPFkFgZvdTe9C9Ep7z5hZpl8g35lbshrRYyae0gVTYjImC6bjfNYPRTpQRd14/YFmbFCs",
+	"aHjd0OfLNYLvumNuaHFLrDUp1Rm9XrtL4IV1bQVF6wHbeHeYXNGlsqhlpEU5WH2ubqmNMFJ6XV/Hvw3c",
+	"LC1HpVV/ATFQGNs8T76YoGLA2Z211isvbssr5paa2lJCifad+tomqq6/91Pah9TWlUcejgl3stW/96xi",
+	"sUjw365Ef2rhsnYj0wRHpiYGoS6xu9HEgC3au1zUz0GkhjGRa/oobxndEKZgnrAsc40du5yLR1S9v2BO",
+	"80RvMY7fXFSCDjRdAw4FiTRhSrMQ5vQjWimJXFupmTCU8qVtRNhNhw0RNkym4FlXBMeVSa3YJU7KAMle",
+	"rTPOUgN4frUa4xoX9hJufWiDkaFEkwdMqL7Nc5/V0G+9hg2amMoSupy4672b1k3+jnjII8ijTDCuy6Cr",
+	"5gdtkvOv8WBAdgK2R/ASuZ7MWVJ2aHx5KHrnmPFJtb8Zcp9daov8sPKICwN2X+63FLZhJNt16mDlkYQq",
+	"PYkwYZcolxPD4zTTd5D5JljXafDLldfeob7Jly0+tJ5Yy+UkFLnLqlN67dTadYu4z8NdKv7U2DVbcMYX",
+	"E4WhRN1xdR+bdJBxmBtvZy+1Z0twdmFNXAqDJT03/7lzimjOeBWjRMDE+cJ75QtFc8SkaGxonG6459fO",
+	"d7DrfM9WHsmz6I4WvJvh++3Yx2pgw7Zb9rrB27pONu2ibaVN2W7yY4fK7tY5rxsUG0DX4NnFdsD9shyr",
+	"RO3PSbLKqO0flWCZjTDMJdPLU0OMY9Vhxn7F5WHuEq9WmMkb9zomjiuvg4pmq/72/qii5LNGSWp3cjUi",
+	"xudiS+yQzxRqEHMoCmffKbgcQSEtZTe2DU1lIAMszRJMzV/rIGy2DHhswGEuRVpbKctnCQshEmFuZrjr",
+	"KrCNn+V3VQcv44sEQYlchhhwMQctcx2XF1+ZFIatY5javqEFcpRU4xR0LrkCpoHxorfsF1F0X5UtOwE/",
+	"CmNhS9QowbbRzGmILkIqvi1qK6gcllVVW7qgjCsNTNsOoICbORqVVtWUakbRP7ue0g94wI+avxbxanm9",
+	"4Uhw7VHILzERGY5hWijb1IOp0bapF/Cpa36yh7INstM+tNYOqZQMFUzrhbQpPLJttaBFwDc6ax97ZnSt",
+	"Zlds0KqlFc1lmmnb8VhS3NaUR6WWPO4oeYoMOc0YGZNR3++PXDAeW6sYxLYW8cl8XjivVLVZHUdkTH5B",
+	"/aoY0upk2vP9+1Wby/IGER/JneuuRa1k26Wha6+wPQauN7jfsH8y/nBhYCdNqVySMXnNLpGbCYVyW7sq",
+	"FjFcpgtlEOdU5zNyYRYapKglC1WNP11pQD77zt5RmqHGhZ9IkaKOMVffKdB4rQGvM6GYKyHa4GpcNSBa",
+	"I5Yi1+4SJ6EavfLC06iE45s1GiYhyp10lNds5jXeUXnOTKox5pxGjWdUuStstW6n+0WAzLlxeParggsB",
+	"D0WSYKiFVH14KyChM0wqBae8RESzkG1pt0kHvbIXuE5ZNzToTcHEWzXIsGqQJZQ1dYd8A6+OXp9UUDgx",
+	"Mfmk5N9EC00TeHV2drLmadny75kg6lbm9gP+DZz9v5Oj3VvYKAFlwHeNunGr/xiQk8OzF68C4tntfwzI",
+	"4HI0KFrD1GDMooG2qWjP0RAQz334MTCcCcgKRpada0PpaC7c1MZCDXcbwlpBK7W9s0nY/qadiPHejfhf",
+	"CBiVMTj9ULaB8cAffSZhrYvWB6WwanJ1pO6Wp+E4ayObB0yr9YKMh0keYdQt1bpu3rBo1VTOIicOu4In",
+	"E2dbBy4kREirP2nVBzkvemwaV37r5n/jrA+5gciEhUzDtIrep6BQqyIOMtnPc4M6RaGlMW6esEy5mKNR",
+	"eunDKWpdPhopCjYxVqSV7XoxVRDGlC8c022JJODF2WzhpJoi0RI17Qrwp6AF+H34N9NxwKdBWc0JyNiE",
+	"VTitHoKw6h1Ihcj1h0C1Qk7AbSXHQPDSzJxWb1CKNbtQt6PKRZovSD50ubLijPZVUL/x1iLanx/QH2ZP",
+	"euHT6FlvH/15jw5ne71wFO3jwfwH+mT2tAySbVmuCpFt/rb9Gc4tDwlMZlDCbY+5BtveHVuTu+1wzYRB",
+	"6w3NHWasH3jcYXDzBcQ9JlTt6KsLr6z9/ySi5f1gqlaYKQqIVW3xfpffO0qmHShmTDnN9NKF2tZnKqAK",
+	"pjeraR/Oi3tve1nqngm51wmRxeIv8xhlPtxdkPSbZcaifWDYGx6cDf3xyB/7ftU20KwlkncmN4W3QrN5",
+	"sb1qVyHW7RAFQbYeXWGqzW43CxBl90W9dvehvIq1DriIWuydnm2JuKslbkh/e/XNEbGzhuaGNCpho82i",
+	"lhu1UVUa+c36UMH6vZ4/PPOfjf0a69elCbfWA3aF+Hu3d4UYdLqzXbTrM1tceuVrqq5n51tb7R5bHuTu",
+	"arzomtL1RvaejSNb3rnuXqVr0t/chtJ6rrl7bjnQCnHfIU/XjAqhBrW3PHbK8PYpjV4tO2l0+6R1Q7md",
+	"sf9wTV7vj07fnb+3vXVPP7fRq7XG2jUX1mFj2LnI+YM3eT39W5q8Smuu4nPbtGyCX/fSUrlX8LYBaB3j",
+	"/p+p/883Qu77B7cb00aXu5347PaJ1XMlM2F4B7Ntd3PbTNN/OOOtv7j8XONtrVF77cQh53idYWgyLdcC",
+	"IkKbWkVwFbOkcGJlZlVaRZEuPqylj/7z7Zwd5++b+M/lbsWDUJOoRUyFiVAYPW//Zw9zxiNVPB7Jbf5d",
+	"q3t/pyARi6+qjf7gLr6so9fe1jWqSobLNdr6tC5ZlGVvcrFqFUSadzwfLkzu5Jjdle2WlfTam+eqiO5k",
+	"pNZv2my9HAS3BRWTvdAokqjUY+KRppHVXl3b5K0g+6ZMhivyTTbY+o9DygS+WYtjWmEyfw7199yV77GE",
+	"mrFpf51w26rO6mL13wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
