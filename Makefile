@@ -2,10 +2,16 @@
 GO      ?= go
 PKGS    := ./...
 BIN     := bin/sentstub
+DOCKER  ?= docker
+IMAGE   ?= sentstub:dev
+# The commit --version reports when the build information has none (a git
+# worktree, GOFLAGS=-buildvcs=false, the image's build context without .git).
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/sentstub/sentstub/server.buildCommit=$(COMMIT)
 # A private copy of the generator, built from the version go.mod pins.
 OAPI    := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all help generate check-generated build run test bench lint fmt clean
+.PHONY: all help generate check-generated build run test bench lint fmt docker clean
 
 ## all: lint, test and build
 all: lint test build
@@ -35,7 +41,7 @@ check-generated:
 
 ## build: the sentstub binary in bin/
 build:
-	$(GO) build -o $(BIN) ./cmd/sentstub
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sentstub
 
 ## run: serve the demo fixture on 127.0.0.1:8080, keeping state in ./sentstub.db
 run:
@@ -61,6 +67,12 @@ lint:
 ## fmt: gofmt every Go file in place
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## docker: build the container image sentstub:dev from the Dockerfile (needs a running Docker engine)
+docker:
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make docker: there is no $(DOCKER) command here; install Docker, or check the image's binary alone: CGO_ENABLED=0 go build ./cmd/sentstub (see README.md, Container image)" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make docker: $(DOCKER) is installed but no Docker engine answers ($(DOCKER) info failed); start the engine (dockerd) or point DOCKER_HOST at one, then run make docker again" >&2; exit 1; }
+	$(DOCKER) build --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 ## clean: delete bin/
 clean:

@@ -3,6 +3,7 @@ package sentstub_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -66,5 +67,46 @@ func TestMakeHelp(t *testing.T) {
 	}
 	if len(listed) != len(order) {
 		t.Errorf("make help lists %d targets, the Makefile describes %d:\n%s", len(listed), len(order), out)
+	}
+}
+
+// make docker says what is missing, and builds nothing, where there is no
+// docker command or no engine answers it. (Where one answers it would build
+// the image, downloading its base images: not a test's business.)
+func TestMakeDockerWithoutEngine(t *testing.T) {
+	mk, err := exec.LookPath("make")
+	if err != nil {
+		t.Skipf("no make command: %v", err)
+	}
+	dir := t.TempDir()
+	// A docker whose engine does not answer: `docker info` fails, and any
+	// other use of it is recorded.
+	fake := filepath.Join(dir, "docker")
+	used := filepath.Join(dir, "used")
+	script := "#!/bin/sh\nif [ \"$1\" = info ]; then echo 'Cannot connect to the Docker daemon' >&2; exit 1; fi\necho \"$@\" >> " + used + "\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		docker string
+		want   string
+	}{
+		{filepath.Join(dir, "no-such-docker"), "there is no " + filepath.Join(dir, "no-such-docker") + " command here; install Docker"},
+		{fake, "no Docker engine answers"},
+	} {
+		cmd := exec.Command(mk, "--no-print-directory", "docker", "DOCKER="+tt.docker)
+		cmd.Env = append(os.Environ(), "MAKEFLAGS=", "MAKELEVEL=")
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err == nil {
+			t.Errorf("make docker DOCKER=%s succeeded", tt.docker)
+		}
+		if !strings.Contains(stderr.String(), "make docker: ") || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("make docker DOCKER=%s said %q, want %q", tt.docker, stderr.String(), tt.want)
+		}
+	}
+	if b, err := os.ReadFile(used); err == nil {
+		t.Errorf("make docker ran docker %s without an engine", b)
 	}
 }
