@@ -47,9 +47,12 @@ build:
 run:
 	$(GO) run ./cmd/sentstub
 
-## test: generated code check, vet, and every test with the race detector
+## test: generated code check, vet, and every test with the race detector; lists the tests that skipped, and why
 test: check-generated lint
-	$(GO) test -race -count=1 $(PKGS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) build -o "$$tmp/testreport" ./internal/testreport && \
+	echo "$(GO) test -race -count=1 $(PKGS)" && \
+	$(GO) test -race -count=1 -json $(PKGS) | "$$tmp/testreport"
 
 ## bench: the in-process pipeline, the idempotency store with a million keys, SQLite's cost of a second page, loopback round trips and throughput
 bench:
