@@ -2,12 +2,24 @@
 GO      ?= go
 PKGS    := ./...
 BIN     := bin/sentstub
+DOCKER  ?= docker
+IMAGE   ?= sentstub:dev
+# The commit --version reports when the build information has none (a git
+# worktree, GOFLAGS=-buildvcs=false, the image's build context without .git).
+COMMIT  := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/sentstub/sentstub/server.buildCommit=$(COMMIT)
 # A private copy of the generator, built from the version go.mod pins.
 OAPI    := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 
-.PHONY: all generate check-generated build run test test-short bench lint fmt clean
+.PHONY: all help generate check-generated build run test bench lint fmt docker clean
 
+## all: lint, test and build
 all: lint test build
+
+## help: list the targets, each with what it does
+help:
+	@sed -n 's/^## \([a-zA-Z_-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
+		awk -F '\t' '{ printf "  make %-16s %s\n", $$1, $$2 }'
 
 ## generate: regenerate gen/ from api/openapi.yaml
 generate:
@@ -29,15 +41,18 @@ check-generated:
 
 ## build: the sentstub binary in bin/
 build:
-	$(GO) build -o $(BIN) ./cmd/sentstub
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sentstub
 
 ## run: serve the demo fixture on 127.0.0.1:8080, keeping state in ./sentstub.db
 run:
 	$(GO) run ./cmd/sentstub
 
-## test: generated code check, vet, and every test with the race detector
+## test: generated code check, vet, and every test with the race detector; lists the tests that skipped, and why
 test: check-generated lint
-	$(GO) test -race -count=1 $(PKGS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) build -o "$$tmp/testreport" ./internal/testreport && \
+	echo "$(GO) test -race -count=1 $(PKGS)" && \
+	$(GO) test -race -count=1 -json $(PKGS) | "$$tmp/testreport"
 
 ## bench: the in-process pipeline, the idempotency store with a million keys, SQLite's cost of a second page, loopback round trips and throughput
 bench:
@@ -52,8 +67,16 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet $(PKGS)
 
+## fmt: gofmt every Go file in place
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## docker: build the container image sentstub:dev from the Dockerfile (needs a running Docker engine)
+docker:
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make docker: there is no $(DOCKER) command here; install Docker, or check the image's binary alone: CGO_ENABLED=0 go build ./cmd/sentstub (see README.md, Container image)" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make docker: $(DOCKER) is installed but no Docker engine answers ($(DOCKER) info failed); start the engine (dockerd) or point DOCKER_HOST at one, then run make docker again" >&2; exit 1; }
+	$(DOCKER) build --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+## clean: delete bin/
 clean:
 	rm -rf bin

@@ -750,6 +750,16 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMetrics Prometheus metrics of the stub process
+	//
+	// The stub's metrics in Prometheus's text exposition format: requests by
+	// route template, method and status, their durations, idempotent replays,
+	// the durations of database calls, and the Go runtime and process
+	// collectors. No label carries an API key, an id or a raw path.
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadyz Readiness of the stub, its database included
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
@@ -945,6 +955,26 @@ type ClientInterface interface {
 // Corresponds with GET /healthz (the `GetHealthz` operationId).
 func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMetrics Prometheus metrics of the stub process
+//
+// The stub's metrics in Prometheus's text exposition format: requests by
+// route template, method and status, their durations, idempotent replays,
+// the durations of database calls, and the Go runtime and process
+// collectors. No label carries an API key, an id or a raw path.
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1314,6 +1344,33 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2118,6 +2175,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
 
+	// GetMetricsWithResponse Prometheus metrics of the stub process
+	//
+	// The stub's metrics in Prometheus's text exposition format: requests by
+	// route template, method and status, their durations, idempotent replays,
+	// the durations of database calls, and the Go runtime and process
+	// collectors. No label carries an API key, an id or a raw path.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
 	// GetReadyzWithResponse Readiness of the stub, its database included
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2355,6 +2424,40 @@ func (r GetHealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4095,6 +4198,24 @@ func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseGetHealthzResponse(rsp)
 }
 
+// GetMetricsWithResponse Prometheus metrics of the stub process
+//
+// The stub's metrics in Prometheus's text exposition format: requests by
+// route template, method and status, their durations, idempotent replays,
+// the durations of database calls, and the Go runtime and process
+// collectors. No label carries an API key, an id or a raw path.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
+}
+
 // GetReadyzWithResponse Readiness of the stub, its database included
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4413,6 +4534,22 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
@@ -7491,6 +7628,9 @@ type ServerInterface interface {
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
+	// GetMetrics Prometheus metrics of the stub process
+	// (GET /metrics)
+	GetMetrics(ctx echo.Context) error
 	// GetReadyz Readiness of the stub, its database included
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
@@ -7537,6 +7677,15 @@ func (w *ServerInterfaceWrapper) GetHealthz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealthz(ctx)
+	return err
+}
+
+// GetMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMetrics(ctx)
 	return err
 }
 
@@ -8099,6 +8248,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PATCH(options.BaseURL+"/v3/webhooks/:id/toggle-status", wrapper.ToggleWebhookStatus, options.OperationMiddlewares["toggleWebhookStatus"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
+	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 
 }
 
@@ -8331,6 +8481,24 @@ func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
 	return err
 }
 
@@ -9988,6 +10156,9 @@ type StrictServerInterface interface {
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
+	// GetMetrics Prometheus metrics of the stub process
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetReadyz Readiness of the stub, its database included
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
@@ -10052,6 +10223,29 @@ func (sh *strictHandler) GetHealthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetHealthzResponseObject); ok {
 		return validResponse.VisitGetHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		return validResponse.VisitGetMetricsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10470,127 +10664,131 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id WebhookID, par
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9u28u9X2eE9d2JPKVnyo0nkuXPGTdxT3yZOJ7ZPzxzLV4RISEJNASwA2lZ99d3/gxcJUtTDj6Zp",
-	"ks50IksECCwWv31gd3EfxGyaMYqpFEHvPphglGCuP54keJoxialsfcRZimY4UV8nWMScZJIwGvSCXzgW",
-	"mEq4nWAKcoKBY5ExKjAQof8WknGcAKLiFnOQDBAFjHhKMAeOf8+xkHBL5MQ8jKYYivfGs9bPeNYOwkDE",
-	"EzxF6u2Y5tOgdxlInuPgKgzkLMNBLxCSEzoO5vMw+E/r6JeT1r8xF3qE9QGfTzAc/XICN+YBkBMk7ehw",
-	"ot6lBkW4mqt6R9O7b/aWvfkDJ2NCUdr6aGbWOmkg2QcKCLimaGhJZshAEmCjyje3EyaqJOV2JapUyZCU",
-	"mKvO/x/Hvw8uj1r/Ra0/Oq3XV9/9I2ge6qoRnk/0m/QDLwSQ5BDw7zlKBURTLFHb/jQgSQT4LsaZBFZO",
-	"ajURHzVUM//WOZnihtGSKQaRKS4UmN8QOvZpGAKhMCVpSgSOGU2E4TYEOSVy46Fe6gFu9ftt82n7n1Ox",
-	"bLhniCZDdrd8rzAKwjzjBikOgTI5UUO/RQJuOZES04dx/jwMMsTRFMv6/o1nP+PZ4nAuKPk9x3CNZ2pb",
-	"YipyjoEUm75gwoyzGAtB6LgN73MhYYih29o9OOhTlGYTRPMp5iSGeII4itXbQ5jMsgmmIgTGIacKUWLG",
-	"sWiDW0sBiGOIUTzBSZ+OGIfdfZiwnAvIMNeDUv/GuZBsinkbjmCK0hHjU5zoX4mA/U4H/n307uTt0fnJ",
-	"h9NBp/Oy3adBGOA7NM1SRRzFYWgYd3f3BhxLPusGYUDU3A3MBWFAkWKpoIY5FcJP0d07TMdyEvR2Dw7C",
-	"YEqo+7sbVpgEtf44av2303o9aC3j5l/QGDeDUobG2OCjwqIQRpxNodv259O1o/89x3xWDl61XMnIU3RH",
-	"pop7uh39n56D/aYYJKESjzEvRnlG/mgY6U/sFqaIzoBIPBWAzLAnLE1ECF01/m6nUxn0bmf5qAdCvWTT",
-	"oa8fNmcjkuKTt017T/8EFxcnb9UoRcwyXMFaRXqIJyRNFMerh9vwgaYzYHyMKPkDqZ76VMmOazwTECMK",
-	"uVB9EAGGn9qgF9K+amr2SsoUIDH9rhilKaHjPvX7NEzbyJZ3LdtZiyQVnlQbAcmgF+S5/mWR0c4w4vFk",
-	"kRBHkBKJOUpB5EPzvBrdFMl4EgIZU6a/ipHA7aB55YTpetUeaRoPlULmw7c4RQ1gdCbzITBF7i2UkbbC",
-	"yXYyNePBAojc7mkKsgxzTTWQ6BoLQ31F4hDyrE8lg72OCEEwI9jjlKj36sWSepXJFLNcCkA0gZjROOfc",
-	"AzvRp1o8MLqoh8B7X4owDvZjD6KDTmcqohCilyJasZz/aTkqtAwZVkmb+254MN+aiv8vtv8RrKLoGZnm",
-	"KZL4cUSdouvqPhghkgISfZpxluSxpnWMaBsitdU4RekAc854VF8Q1VCEcNDp9OnJ6fnxx9Ojd4NOp6ta",
-	"lqQc5BTdIJKiYYptF96vRl0EIvo0YbdU9bYHZ8cf/33y5lj1Fep1q743YVgo8Qk8p7Clp2tEPO3T2hpu",
-	"b7Y4BUWb5G+VCqq35sk164i/4uGEsesmiFLYcWt+1kpXBUWDZH90gL4fvmzFr5LXrX3cGbVQd7jbiveS",
-	"fXww+h69HL5yU8uQnJQT0wCxHGHXQEkY3LWEIwyhNyglSWuKhdCCLDgx37iBw8lbMB229XSd6qoVkh9Q",
-	"YrVO9VfMqFIz1EeUZSmJ9Wru/CaM1l7M/D5IkERBj+ZpGgaG6Lp5ot5fkf9KvCdYKj50zycsHuQ8Vest",
-	"ZSZ6OzsJi4XbCju6O7Gz0MtmE1TPSU3EUiO2WsfL/7z+4+ds97e3t4qkZIqFRNMs6AW7nd3vW529Vrd7",
-	"vtvtHXR6+6/b37962Xm9u/ddp9PrdIIwuHHGizI15mEg8lhpYEFvhFKB5/7q/YPjUdAL/tdOacbtmF/F",
-	"zrGanFO4jIa4yHGF8SFKBasHUZUikdlRkSVupCQgTmA4gxHBadKnW9FyOkXqAyAYogRIsq11wmr/L+0j",
-	"fVrqeLWdewhM6US6Iw3kCU7JDeazEKIfLs5OTo/Pzgadbifq08juMTUlQlEsyQ22qOxZtwtmYhMl7fM7",
-	"1Ycb7KfVjb1nmw2adc39x/U6vmF0lJL4GTfSmw+nP747eXP+lG1U66PcREd1U5+I+gKr1UIpxyiZwRAr",
-	"FcTaHTj5+2+0yKdM1NOm8gauD0UTIUmaAqF9teDjiQQ0kpjrJreIyC+Mr49vMJXnswy/I0J++HkD9t5w",
-	"hfx+10EiVg+DkoMi1BiHpiTVbo313rFVM25q0uSweuCKLXE6re6lqdFfvP4138nqtu5BvYQ/Mj4kSYLp",
-	"88Hh0cX5T4NOZ/+xUOi193UJkY9GJFY2CWSYT4lQyyi+AIBz89Xg5izgazwD7fHy7Vgt/6VnJxOjvaM+",
-	"Nda39YFaWxkWTeUvBu1OrClxXDLfc2DdusU6opBTfJfhWOIENMPCVuSbbNF2G06tQ9LZO2qdEiLilAmc",
-	"HNYd1yOijGKzbrnAQMxpgMD8BvMXykQft7+kpXuP5YQlp0wepSm7Ndj/aVbP+ArlBPAdEVLAMJd6/5Sa",
-	"1VSPDbbqSvz2F7UCp+xNSe8qid4yig+BMhiy5Jvc/nzl9imTP7KcJs8ntj8en324+Kh9Ra8eK7prfZTi",
-	"29mVareN9LifWW6/+ks8AM5iL/xoGliUlDbOa2FOJZiceAcysBX5dFrAlm/b7M/AvF/QLGUoOWfsHeLm",
-	"IOnTCR0n7RWoKmWA3WAOXXhPfvjSRc0Z5jckxheec/fZEMtzbj8WsKpdlHj1BsVWBSMxBql2F0ecpDPw",
-	"3dR/f9vDm/+KEwV/0lX19RZp3OtTfIfjXOLkCzMzzsiYEjo+wzHHz+lUqfS7Dj0ovgVhGoDQLXRkxihP",
-	"02+i47PV0M6xdpfl6XPyjdWjbN9LuebXCZJ6n1b8/Ubz+sYyny3LXFCUywnj5A+cPLs/rvtEf1xVQF4I",
-	"zAv3Uy4nmEo1vC/hxEFB7l0LZaR1jWc2PEWf8REdyQVbzmPXjbZNkNY1Zbe0/H73C9PhLOi84Vgv8DNj",
-	"2SbSz9pZofHUECkgsgJxYARi9E0gfvboZtdbnyc98xlVveuVLlwTd2dd5WXUSCElF/2t37jos+OiP4eB",
-	"NucdyzfiG6d87pyyEZcsqFK6hVA2LbnBgxEiac6xCHqdMIiNHBzoyC+juHRb3YPzbqe3p1SVQmFJiFDr",
-	"ObDBZB+4UiROmSQj+3oRhAGmScYIlTVFzA6oHbPpjuO1HcY1n4WBPmYfjEhqAtat3qe/1GfvQe/S6Wrq",
-	"cYmnWYokFsFVGGhlbNOQODEwQUBWyQqDFAk5cFA5QFJ1LTUpzCD071YzG+Wp/6h7RIeTD2KWq+XYC4Oq",
-	"JHdP2WjTgY0UDXp7nTDIs6RO+t1Wp3veed3reKSfF0qw6esZ9dHO7np9VPJ8c3V0Qy2oqgEtaD/0m+rz",
-	"+UJRwQt6XYwaXSx7EdSZcZZhLokJ+Kxix7pMimrgaRjctTRUBL3uvI4w94sn2mgoWJpLDAp8lEWjQQgu",
-	"Pr47hJSxbIjiax08nHFygyQGlCQcC5eJgswxrmI/f5Sd/VfVFI/JT1eX8tz8n/1ydSnOrv7Z29kJVgx/",
-	"d76AdfcBStMPo6B3uUHY0o+21fwqDNQWMf5nE8ZbvGR/XsPOpuhiHchEsD7QsZh2CNFl38FsP7iKTCYf",
-	"mxIpDTl0osfG8VWnyDDZlNAT07BcWcS5jnkvBr03rwGpGvQI5anB1CL342Bl5ofX4YHiUj/9ynZmcb9K",
-	"kX+jlCSaE2iRn4iAY5QSIUkMI3SNNVKxXIJAOrEM0ZmOimiXCz5kLMWI+sN4OW+Afn9uHW9y3V0/seVg",
-	"1fS+NyHVLpL7srrBapukDD9nw99wLNWqaLfBW+0/WdytxtNSTUQ4av336ruByUfYm/8jWLNLC9fMfYCS",
-	"hChCo/SXylsKdlqIM69wyYL8+JFxuDEr5pINlDITglMRajHJoGhyCPrU8pYIXEiX+haqEqnGnYVz6X5Z",
-	"u0VC7M89H9P9KlyoraZegLJtSc5yHEsXtRC9iyBsVcFV2/eUvVVP1UHL+eDWeqIsS9WI5zSWVc3f4+p7",
-	"930d5H7FHuvWqedahWbGbvh2GI2E89H1T2DZs3zY0mgMW0MlY24ZTwSIPJ4AEhBZBMZJtO0Bso44FflQ",
-	"dTTEiQ0+PdTs654RgLWRbwJVrROg3oZg4aFUbdYuFHaRXWpCZCP09z0XqudF0tTWyn/J1boxPo21q9N9",
-	"DIefsmPLSX8/7i5EckMeoOEsxT56OcQhRA5LIx2Nb0M+FJCqp9yvkU5MstlQJVg1mmqhtlmRBtZ4gijF",
-	"CiVSQq/VFyhNG7KkwuAnjFI5WVxvIZHMhZ+MxVQ/a5OuKoQ0fTRR7L1d0epLfXvrgenrNeno2Wb11fj4",
-	"4xvY29t7DYTCxfkbYyC9hBFHsUEkSMiY2LRFBJGx3yJgo5HAOo29SONSKk1LvSrwNVeXuX7/ct7vm9bN",
-	"4x2zltu6GVHdtK16f266LJ5okWnGuLREmQS9YEzkJB9qa99ljJUfUEZ2bI8mqczbhjelVbaqxkJlA9aW",
-	"1Vsln9Bl300LbsXeUuhvVBuP0ls0EwaPCdXlLHQErUt1syaE309nndahx1JEAT9hMFB6LZ48IPvA+cZc",
-	"G7rCBa7EQo1NdeS3U8Ma+bU+KJ9/H8a0z8mtJiGeUCQtk9b05pwLxhtMLm9xDrXP1ZiaNJ8OXbGRhQlX",
-	"etapPut1z3kYDPGIcbzBo/MVCu/38zCYIDGY2q6Wi6cDXWzC6LebWWZd28Jk/G/cTKGDZBKlpYVYNOys",
-	"arhXNNSE37zhfh1ZbHUFv1yBP6LqazwChgVjNEGP9awsdZ2ssGJry7K4pPWQn4bea97Kily7nQgce5Lt",
-	"u52r7/7PfSfcnTfnoVeka7Xjq3VDe5puV53lV6TblWE5i4TzTM+GeJoJyjJMcaKDr7IUEWrMkvY6D5Y3",
-	"tXq3WKuJJqIuxspAKQoqwe7d3WpfyQpquJkso8A692NpZTzQ41Y6sq7CZW60mbO7dHSSscS2ChW54kXb",
-	"PtSn/WogSq+O+nmnsxebXvRn3FadaL26Apibg0DdrbBIr2eT4hspm3+psD5n43HqnNNnWt9fyiPe4VCT",
-	"x1RZC7oqj8Dy0K2nqdrlKoeYR4iAUUqyzIj1Vez+Z3ko1apt7qJs5pILfTS1uK+qwzo2cXjay0YEsMwo",
-	"q4em1IjUNctixDnBCSijb6xV0E92NPBp/PfP7Ct6Y+mFjL4YAsdTdoNNSp19r8eA1xhn+rfpZi7Ncs+5",
-	"Z9tOv7+couzSDPPq8sp+2Hg3MpSRVswSPMZ0pxjH3G8urknWckzS0kulyLr+AOPTnjw8+2nDg88HHn0k",
-	"sLCP7Q5u8vE3xQNsqht31VbwIwdWL825Z4aXfWi3en33b7bbdxt2u7e59Ynfut289+fs5o1PFV6u4PPV",
-	"b6lZasYftbp6Tw0pK8JutXW3PERijUK94DXwx9CZrwmueErn3efY06/mYYN1VPPrT9gtdbGaRugNZ2D2",
-	"hRbVnCmdoGXaW9e99tjfTjDHgFPjlHnQidIz4cXreTUA5SkEXzCVNQeuOpNcoK3Pk9V9Ud+l1bVdpMcK",
-	"ll3Nc2EzKFaArkKzq+WAq4VRA+o+ETLN0Wp1Yg+A7QO/+aIPPcM0MQxXnEgpFR+RFCcrnbD7zsoerLY5",
-	"b3WBYM7oGJgpC6APByTYqTTZohvvjVcFnjqPwaIW/3/PPpyatMVihrClA7BJErlCxcaEI0kI0V3LRiq1",
-	"9Jctkphg+FV6lZDJb4LR9kd0+744E2nSoVwRRfO8sZuUUoVpzNQ6mHC+eaPIcrZsg02qMEb9HJYHjHZV",
-	"2uVBY2mhGovTK6i1vdYDoMSrZZ+BixVoyhI1LoAXAsyzzWtuUVGbyURCQhKThaGNnBUM0KgCOWG4OJqU",
-	"jQFTyWdFRb0HCcyy9O1AbdYUPwdsdqodC4n4M3T72qu2N1C8vnZ5ypLcTVtS8pzqXJgH7caXjSLBY97K",
-	"Zl2EpSaca+C8+lTrOLSMwMtXtAL36xB+xcn54w7NV+l61nPuHT+s6tU7qFgVamLHWul5k1k/zV+7QMOv",
-	"yGW7ECOxSEF/s96vtmDqBtQGzosVskN7Iou6TIUoATbSJ4omisWTHV7kykqpsf8wm4M2Bip4HtfSv7rt",
-	"ButG90JAEWMDW9GmI9TuuHy4LGjSBUkoYeaCeazkMpLTfbtxoGRTqMwSdG2w+mpcaFXsmsbtT6GGvb6y",
-	"XU57Bbs2I93T4SgMXD7AQ/FyNVTWCFS8ZFOgezaM+0rh7Vlo9xXSrZIL/yjaeUeCXw351ItwnHMiZ2dq",
-	"MIZaRxn5Gc+OcjlpTBTw6wkqKeLKENrC/u3ltfhtNnUpT5B+k8l2IXTElpwh5UOBdZimzUl/IeBmD+zK",
-	"C/1iXazeHWgBUYrpVP1VHsYNZ306QTQx90KUPWX5MCUxJCzOVQtTJhH0DS7uu+IqHkLHKQbBch7jPmUj",
-	"peTLiTvIzDhTZO1BpGvCjzHFHEkcgcw5FcpKI9QaC/9itrK+K8fep8fxhNlyf6Zk4AjFOPSKALrobeyi",
-	"V135FTRGhAoJROrq7n3qTlVF0aRoYS/CKZu0+7RPj6u/2nNLV6fIDMGUvsf0Bqcswz2ILLNFIUSK26Kw",
-	"TyNT2F5PSt90E7Wh1rc51xIQ+Xk5EWzp+3FAsj5duCJnO1RPewlF9gW11BxboloSmZpLFsyI65yy5bhk",
-	"uyF7i2WYoowEvWCv3WnvWeeC3hU7Ex1U+Yf6PDZezaKE/kkS9IJ/YfmTfaRWt32303lY9qHzMQVGXG+W",
-	"Q2aDPpdVPDR2m66IbC75aVf2f9C7vFKwM50iPgt6wTtyg6lq4KKj1b6ynSgqo7HOLzyT+TC4Uh3t6NLT",
-	"K8nz0TzxGVJHMfAQqY2hbXqha9MfdPYeObBaeahnHWFRZc65elatoqI4qS9jqKMpig4JjdM80T7LhlW9",
-	"2dvxNc1xkz//3Ks2i2LtYH4hiuToECi+1RdjEC4kbA1nEJW+gigEJaU1PEdmszNqL/NBEpC+cKQNkbkz",
-	"JSoPbov+zSVffRr5anyki+T7vvMIdCQ10Uhcu6jlEKL/bUFlEPWpvstFHw4LnN5g0Qab8p0hYSrqYKpP",
-	"7vE0k7OwrEGuzA/Q4WzCgFF1Cyid9ldfoy5vm1oSVVM+sqMvPpqHGz2nrx5Sz9YvTtPhBRiMDQNbarza",
-	"EnRl/mFLn71uVzLbm66wqRhCBXsvRtatHa69ZmeTiRWXE82vmiGkqYPiuZ1qzYB5GOxv0sq7c0M36a5v",
-	"UingoxvtrW9UluDWLQ7Wt1iooKsha4MpVasma/jwYF9I8Kw+hwgF217NwyBjTVEtJqVVAKKOv1xhzJH1",
-	"NdQwAraKKylo9UYnXfja5Dj7la+j0HaFpNM6t82VUdYVS4RRfvSRIqPYbs3KceILEVptccJul5eQ6fVp",
-	"ZAI5o+LKHAWX3+8rKN3bBY5owqYwnEkFEL/qwfZdOEM/6GkwiIxu590R4jSyxItJwolTuUYciwkQ86MZ",
-	"kb1gkeM+Vagv0I2rr1cFl0pG8YPRpXbX3SO2o57hD9Zv/oBCC5+qPIIX2HnZeFA3X1Y8oV47oV66oKFI",
-	"wcZCvzEPfF6162wlgRridTdGPFey6cuEvP3O6/UNi+teVIPuBmOrF4p9JLYWSuTqVg31Uauw/MbGRjhI",
-	"bUbmmr62Yw5fC9fsUt1NkLsytb30EYcQFXyv/rCZaPqjSUVTH1NCr7Xtp9A92i6UIcJLl28bIm9rRcYv",
-	"7qSDTo9zrz9URqS/cSPze9EVDGe292Xu6tWKV+E4foQG9kQFpH43y1ejT8jqnTDe2seIlnm3INlmfH1P",
-	"krnh5BQ3Xdv3Vn9fsRLKmnF+hS9Tz8KEb7gfCFa6e2QFuY5uMPf9JT1AYF4JyGQmmb9EaGX5zAuUUKqI",
-	"bafMByMbXHNnjCnOJom5inW/iXHNTB4r1Mu78p6qXu+v54LyOoHPXM5sNBdbV/8v3TtvLa+tBv1wOa5v",
-	"WC6oynIfseQE33wGTLe5Tff523N/G6Zzy7+e7bK8yQjU6QrCZTJgk+VgoFjjovX/hoBRPPGtIR3nZPxC",
-	"h32KqHGu2Ea2V3vHdxuiMpwwAhPnb+4tnWAKgk2xfq5PTcOkDVHhsCjNOWtf6ZRSJu1LEtAhpltS58C0",
-	"jEtPjacWlQqJuSF322A/x05KQEqusRYGriSsJkEbfp1gWmg3VhFyEyssTI9EQBnUdKHQmJP2TyVGCrWN",
-	"Mn2LL+Z+HQs1rIQznVXTIF0q2Sp/7kb/jO1L2Dq+2K6Fx5rUhI0suMaUn/l8Pv+GZ8+AZ1+FdWdY6KHW",
-	"ndKCd8qYuXVaQK24bdUrH2r/tsUuHc2ob7AZ9al7XU+75XUoKGSYW33eCwf2i8wrQHLHCtuhvRJcO+Zy",
-	"GTNTDUXp4tWYyUYvv3ojwaJPtZfftyONi78WALnKyx8C464fF6ys1Xu5ic0o/mRN6DHu/c/Nt+5Xdf4G",
-	"YM9oQaPFXUyweABOVHQXHSDT6MP/F7mp2c2o4eIRz3Vtwxq0y9xcCsPSpE8VVqg2hcpmoi6kTuqmK9zl",
-	"zgVuX0S06mV95OqtrjsilnvCP+q5uvRllyfzxSg3G94tU62P8ViFpH71zbdd/fWoJWYfVbCnigMPwB/p",
-	"igc0ws57dK0tOAMaOCk1Fe0pXlrwwXkVWbWKv7Ky/JP/EMSMxhPOKMtFOgthqBjA1LrUWUy1E5zIeEz6",
-	"lDLgOCEcxxJGzCy/hSHQ5oLx/HEc68qEBgrVUCrXCPRpESsFAs2EslJXV/woK8kVLZDsU1d7pA1HYE6t",
-	"7NU+LiTEHKtKdovUcKKmvLyo3adHtDzwvy3v+t/vdCD64eLs5PT47GzQ6Xai5UCtDyMLJNZVFLmlQzMo",
-	"e/VGvlBL088SKI4ONzYjG+qxPBazK3dOfQPsrwewz7AubugV1JHsUVZlxflliwTETdHACkN00AfjkGBU",
-	"/IkWYj8q10MVt6Dq6NMjCvhObS0iK346gaWwoRpKEB0CKioCVZ4bpcQYi31aqSnThjMsdUkXWVai8VXb",
-	"VIcswgSJBQ9jn9q56XiVognHelDNyKqo3TGQ2adNyq0HmS4q2Tn+ivhYIvwKNX2qS9TEiPOZahkVJeVt",
-	"n41Qu1i+5zOG3E3MWBOw+xanaPaQBmdkmqdI4qfh+uL1F0XNkofdObairFLzJfO+B1xJdqGzku/nURsu",
-	"fN+y8P3POnT1S/c8frvs+m912fW3S0k+wQV9fxvd6Hk278np+fHH06N3T7nUstZHuXmPKOQU32U4VsqG",
-	"qU/MYq1dJHA7ISkGrSM55cLtCqsxPe9O3/v0t182zL8Np059sdqr0lUSIuKUCZxUb4QmCYwItee+Mcp1",
-	"moGXy/RCNFyw9/e+H/N5VHijI9T5qVlzr+Z9VPP2Lq+UzmOIbRS+6gK77KiMsyTXJdLLxCizRqIMUdI5",
-	"UMCodpYorcNe/bMdhEF1k6GMuD2mlS477KJoSzH8huQEp8NWU46IFDgdHYLXcyl79EDLKn7mHTp5ZX41",
-	"/58AAAD//w==",
+	"7H0Lcxs38udX6ZrdK0uVIUXqEcdUbf1LsZWNLrbssuTN3po6DTgDilgPgQmAkcTo+N2v0ADmxeFDsuI4",
+	"tlOVMkUOMECj+4fuRnfjLojFNBOccq2CwV0woSShEj+eJHSaCU257rylWUpmNDFfJ1TFkmWaCR4MgjeS",
+	"Kso13EwoBz2hIKnKBFcUmMK/lRaSJkC4uqEStADCgRKZMipB0t9yqjTcMD2xD5MpheK98azzC511gzBQ",
+	"8YROiXk75fk0GLwPtMxpcBEGepbRYBAoLRm/CubzMPh35+jNSedfVCocYXPA5xMKR29O4No+AHpCtBsd",
+	"Tcy7zKCYNHM172h79/Xesje/luyKcZJ23tqZdU5aSPaaAwGJFA0dySwZWAJiXPvmZiJUnaTSrUSdKhnR",
+	"mkrT+f+V9LfL90ed/5DO773Os4vv/h60D3XVCM8n+CZ84IkClhwC/S0nqYJoSjXpup8uWRIBvY1ppkGU",
+	"k1pNxAcN1c6/c86mtGW0bEpBZYYLFZXXjF9VaRgC4zBlacoUjQVPlOU2AjlneuOhvscBbg2HXftp+3+m",
+	"atlwzwhPRuJ2uawIDso+4wepDoELPTFDvyEKbiTTmvL7cf48DDIiyZTqpvzGs1/obHE47zj7Lafwgc6M",
+	"WFKuckmBFUJfMGEmRUyVYvyqC69ypWFEod/ZPTgYcpJmE8LzKZUshnhCJInN20OYzLIJ5SoEISHnBlFi",
+	"Ianqgl9LBURSiEk8ocmQj4WE3X2YiFwqyKjEQZl/41xpMaWyC0cwJelYyClN8FemYL/Xg38dvTx5cXR+",
+	"8vr0std72h3yIAzoLZlmqSGO4TAyivu7e5eSajnrB2HAzNwtzAVhwIlhqaCBOTXCT8ntS8qv9CQY7B4c",
+	"hMGUcf93P6wxCen8ftT5T6/z7LKzjJvfkCvaDkoZuaIWHw0WhTCWYgr9bnU+fTf633IqZ+XgTcuVjDwl",
+	"t2xquKffw/9wDu6bYpCMa3pFZTHKM/Z7y0h/FjcwJXwGTNOpAmKHPRFpokLom/H3e73aoHd7y0d9qcxL",
+	"Nh36+mFLMWYpPXnRJnv4E7x7d/LCjFLFIqM1rDWkh3jC0sRwvHm4C695OgMhrwhnvxPT05CbveMDnSmI",
+	"CYdcmT6YAstPXcCFdK+aWllJhQEkge+KSZoyfjXk1T4t07ay5W3HddZhSY0njSAQHQyCPMdfFhntjBIZ",
+	"TxYJcQQp01SSFFQ+ss+b0U2JjichsCsu8KuYKNoN2ldO2a5XyUjbeLhWOh+9oClpAaMznY9AGHJvkYx1",
+	"DU52k6kdD1XA9PYAKSgyKpFqoMkHqiz1DYlDyLMh1wL2eioEJezGHqfMvBcXS+MqsykVuVZAeAKx4HEu",
+	"ZQXs1JDj9iD4oh4Cr6q7iJDgPg4gOuj1pioKIXqqohXL+e+Op0LHkmHVbnPXDw/mW1P1/9T234NVFD1j",
+	"0zwlmj6MqFPyoS4HY8JSIGrIMymSPEZax4R3ITKiJjlJL6mUQkbNBTENVQgHvd6Qn5yeH789PXp52ev1",
+	"TcuSlJc5J9eEpWSUUtdF5VerLgJTQ56IG25624Oz47f/Onl+bPoKcd3q700EVWb7BJlz2MLp2i2eD3lj",
+	"Dbc3W5yCom37b50Kprf2ybXriL/S0USID20QZbDjxv6MSlcNRYNkf3xAvh897cQ/JM86+7Q37pD+aLcT",
+	"7yX79GD8PXk6+sFPLSN6Uk4MAWI5wq6BkjC47ShPGMavScqSzpQqhRtZcGK/8QOHkxdgO+zidL3qigrJ",
+	"jyRxWqf5KxbcqBnmI8mylMW4mjv/VVZrL2Z+FyREk2DA8zQNA0t0bJ6Y99f2f7O9J1QbPvTPJyK+zGVq",
+	"1lvrTA12dhIRKy8KO9id2lnoZbMJmuc0ErHUiJ3W8fTfz37/Jdv974sbQ1I2pUqTaRYMgt3e7ved3l6n",
+	"3z/f7Q8OeoP9Z93vf3jae7a7912vN+j1gjC49saLMTXmYaDy2GhgwWBMUkXn1dX7u6TjYBD8bac043bs",
+	"r2rn2EzOK1xWQ1zkuML4UKWCNYCoTpHISlTkiBuZHZAmMJrBmNE0GfKtaDmdIvMBCIxIAizZRp2w3v9T",
+	"98iQlzpeQ3IPQRidCDtCIE9oyq6pnIUQ/fju7OT0+OzsstfvRUMeORkzU2KcxJpdU4fKFet2wUxso6R7",
+	"fqf+cIv9tLpx5dl2g2Zd8+rjuI7PBR+nLH5EQXr++vSnlyfPzz9GjBp9lEJ01DT1mWousFktkkpKkhmM",
+	"qFFBnN1Bk7++oEVVykQDNJU3cH0YmijN0hQYH5oFv5poIGNNJTa5IUx/YXx9fE25Pp9l9CVT+vUvG7D3",
+	"hitU7XcdJFLzMJh9UIWIcWTKUnRrrPeOrZpxW5M2h9U9V2yJ02l1L22N/uT1b/hOVrf1D+IS/iTkiCUJ",
+	"5Y8Hh0fvzn++7PX2HwqFlfZVXULl4zGLjU0CGZVTpswyqi8A4Px8Edy8BfyBzgA9XlU7Fvd/XbGTmdXe",
+	"yZBb69v5QJ2tDIum8heDdifOlDgume8xsG7dYh1xyDm9zWisaQLIsLAVVU22aLsLp84h6e0ds04JU3Eq",
+	"FE0Om47rMTNGsV23XFFg9jRAUXlN5RNjol91v6Sle0X1RCSnQh+lqbix2P9pVs/6CvUE6C1TWsEo1yg/",
+	"pWY1xbHBVlOJ3/6iVuBUPC/pXSfRC8HpIXABI5F827c/3337VOifRM6Tx9u23x6fvX73Fn1FPzx06270",
+	"UW7f3q400jbGcT/yvv3Dn+IB8BZ74UdDYDG7tHVeK3sqIfSkciADW1GVTgvY8k3M/gjMe0NmqSDJuRAv",
+	"ibQHSZ9u0/G7vQFVowyIayqhD6/Yj1/6VnNG5TWL6buKc/fREKvi3H4oYNW7KPHqOYmdCsZiCtpIlySS",
+	"pTOouqn/+rZHZf4rThSqk66rrzcEcW/I6S2Nc02TL8zMOGNXnPGrMxpL+phOlVq/69CD0xtQtgEobIGR",
+	"GeM8Tb9tHZ+thnZO0V2Wp4/JN06Pcn0v5ZpfJ0SjnNb8/Vbz+sYyny3LvOMk1xMh2e80eXR/XP8j/XH1",
+	"DfKdorJwP+V6Qrk2w/sSThwM5N52SMY6H+jMhafgGR/DSC7Y8h67frRtg7Q+cHHDy+93vzAdzoHOc0lx",
+	"gR8ZyzbZ/ZydFVpPDdMKIrchXtoNMfq2IX726ObWG8+THvmMqtn1SheujbtzrvIyaqTYJRf9rd+46LPj",
+	"oj+GgTbnHcc36hunfO6cshGXLKhS2EIZm5Zd08sxYWkuqQoGvTCI7T54iZFfVnHpd/oH5/3eYM+oKoXC",
+	"kjBl1vPSBZO9lkaROBWajd3rVRAGlCeZYFw3FDE3oG4spjue13aERD4LAzxmvxyz1AasO70Pv8Sz92Dw",
+	"3utq5nFNp1lKNFXBRRigMrZpSJy6tEFATskKg5Qofemh8pJo07VGUthB4O9OMxvnafVR/wiGk1/GIjfL",
+	"sRcG9Z3cP+WiTS9dpGgw2OuFQZ4lTdLvdnr9896zQa9C+nmhBNu+HlEf7e2u10e1zDdXRzfUguoa0IL2",
+	"w7+pPp8vFBW8gOti1ehi2YugzkyKjErNbMBnHTvWZVLUA0/D4LaDUBEM+vMmwtwtnmiTkRJprikY8DEW",
+	"DYIQvHv78hBSIbIRiT9g8HAm2TXRFEiSSKp8Jgqxx7iG/aqj7O3/UE/xmPx88V6f2/+zNxfv1dnF/wx2",
+	"doIVw9+dL2DdXUDS9PU4GLzfIGzpJ9dqfhEGRkSs/9mG8RYv2Z83sLMtuhgDmRjFAx2HaYcQvR96mB0G",
+	"F5HN5BNTprUlByZ6bBxfdUosk00ZP7ENy5UlUmLMezHovXkDSM2gxyRPLaYWuR8HKzM/Kh0eGC6tpl+5",
+	"zhzu1ynyL5KyBDmBF/mJBCQlKVOaxTAmHygilcg1KIKJZYTPMCqiWy74SIiUEl4dxtN5C/RX59arTK6/",
+	"W01sOVg1ve9tSLWP5H5fF7CGkJTh52L0XxprsyroNniB/pNFabWelnoiwlHnPxffXdp8hL3534M1Ulq4",
+	"Zu4CkiTMEJqkb2pvKdhpIc68xiUL+8dPQsK1XTGfbGCUmRC8itCISQZDk0PAU8sbpmixuzRFqE6kBncW",
+	"zqW7Ze0WCbE/r/iY7lbhQmM1cQHKtiU5y3EsXdRi610EYacKrhLfU/HCPNUELe+DW+uJcizVIJ7XWFY1",
+	"f0Xr792v6iB3K2Ss36SebxXaGfvhu2G0Eq6Krn8Ay57low6iMWyNzB5zI2SiQOXxBIiCyCEwTaLtCiBj",
+	"xKnKR6ajEU1c8Okhsq9/RgFFI98GqjonQLMNo6qCUo1Z+1DYRXZpbCIboX/Vc2F6XiRNY62qL7lYN8aP",
+	"Y+36dB/C4afi2HHSX4+7iy25JQ/QcpZhH1wOdQiRx9IIo/FdyIcBUvOU/zXCxCSXDVWCVaupFqLNShBY",
+	"4wnhnBqUSBn/YL4gadqSJRUGP1OS6snieitNdK6qyVjC9LM26apGSNtHG8VeuRWtv7Rqb90zfb2xO1Zs",
+	"s+ZqvP3pOezt7T0DxuHd+XNrID2FsSSxRSRI2BVzaYsEImu/RSDGY0Uxjb1I4zIqTce8Kqhqrj5z/e7p",
+	"fDi0rdvHeyU6XnQzZrrpOvX+3HZZPNFh00xI7YgyCQbBFdOTfITWvs8YKz+QjO24Hm1SWUUMr0urbFWN",
+	"hZoANpa1skpVQpd9ty242/aWQn+r2niU3pCZsnjMOJazwAhan+rmTIhqP711WgeOpYgC/ojBQOm1+OgB",
+	"uQfON+ba0Bcu8CUWGmyKkd9eDWvl1+agqvx7P6Z9TG61CfGME+2YtKE351IJ2WJyVRbnEH2u1tTk+XTk",
+	"i40sTLjWM6b6rNc952EwomMh6QaPzlcovN/Pw2BC1OXUdbV8ezrAYhNWv93MMuu7Fjbjf+NmBh200CQt",
+	"LcSiYW9Vw72iIRJ+84b7TWRx1RWq5QqqI6q/pkLAsGCMNuhxnpWlrpMVVmxjWRaXtBny09J7w1tZ29du",
+	"JorGlZ3tu52L7/5x1wt35+156LXdtd7xxbqhfZxuV5/lV6TblWE5i4SrmJ4t8TQTkmWU0wSDr7KUMG7N",
+	"ku46D1Zlas1uKaqJNqIupsZAKQoqwe7t7WpfyQpq+Jkso8A692NpZdzT41Y6si7CZW60mbe7MDrJWmJb",
+	"hYpc86JtH+JpvxmI0aujYd7r7cW2F/xMu6YT1KtrgLk5CDTdCov0erRdfCNl80/drM/F1VXqndNnqO8v",
+	"5ZHK4VCbx9RYC1iVR1F96NfTVu3ylUPsI0zBOGVZZrf1Vez+R3kozapt7qJs55J3eDS1KFf1YR3bODz0",
+	"sjEFIrPK6qEtNaKxZllMpGQ0AWP0XaEK+smOBj6N//6RfUXPHb2I1RdDkHQqrqlNqXPvrTDgB0oz/G26",
+	"mUuzlDn/bNfr9++nJHtvh3nx/sJ92FgaBclYJxYJvaJ8pxjHvNpcfWBZxzNJB5fKkHX9AcanPXl49NOG",
+	"e58PPPhIYEGOnQS3+fjb4gE21Y37RhSqkQOrl+a8YoaXfaBbvSn9m0n7bou0V4QbT/zWSfPeHyPNG58q",
+	"PF3B56vf0rDUrD9qdfWeBlLWNrvV1t3yEIk1CvWC16A6ht58TXDFx3TefwyZ/mEetlhHDb/+RNxwH6tp",
+	"N73RDKxc4FYthdEJOra9c92jx/5mQiUFmlqnzL1OlB4JL57N6wEoH0PwBVMZOXDVmeQCbas8WZeLppTW",
+	"13aRHitYdjXPhe2gWAO6Gs0ulgMubkYtqPuRkGmPVusTuwdsH1SbL/rQM8oTy3DFiZRR8QlLabLSCbvv",
+	"rezL1TbnDRYIloJfgbBlAfBwQIObSpsturFs/FDgqfcYLGrx//vs9alNWyxmCFsYgM2SyBcqtiYcS0KI",
+	"bjsuUqmDX3ZYYoPhV+lVSif/VYJ335KbV8WZSJsO5Yso2uet3WSUKspjYdbBhvPNW7csb8u22KQGY8zP",
+	"YXnA6FalWx40lhaqtTgrBbW213oAzPbq2OfSxwq0ZYlaF8ATBfbZ9jV3qIhmMtOQsMRmYaCRs4IBWlUg",
+	"vxkujiYVV0C5lrOiot69Nsyy9O2lEdaUPgZs9uodK03kI3T7rFJt79Lw+trlKUtyt4mkljnHXJh7SePT",
+	"1i2hwrw1YV2EpTaca+G85lSbOLSMwMtXtAb36xB+xcn5ww7NV+l6znNeOX5Y1WvloGJVqIkba63nTWb9",
+	"cf7aBRp+RS7bhRiJRQpWhfVutQXTNKA2cF6s2DvQE1nUZSq2EhBjPFG0USyVvaMSubJy19i/n83BWwMV",
+	"Kh7X0r+67QfrR/dEQRFjA1vRpiNEd1w+WhY06YMkzGbmg3nczmV3Tv/txoGSbaEyS9C1xeprcKFTsRsa",
+	"d3UKDeytKtvltFewazvSfTwchYHPB7gvXq6GygaBipdsCnSPhnFfKbw9Cu2+QrrVcuEfRLvKkeBXQz7z",
+	"IhrnkunZmRmMpdZRxn6hs6NcT1oTBar1BM0u4ssQusL+3eW1+F02dbmfEHyTzXZhfCyWnCHlI0UxTNPl",
+	"pD9RcL0HbuUVvhiL1fsDLWBGMZ2av8rDuNFsyCeEJ/ZeiLKnLB+lLIZExLlpYcskAt7g4r8rruJh/Cql",
+	"oEQuYzrkYmyUfD3xB5mZFIasA4iwJvwV5VQSTSPQueTKWGmMO2Phn8JV1vfl2If8OJ4IV+7Plgwck5iG",
+	"lSKAPnqb+uhVX36FXBHGlQamsbr7kPtTVVU0KVq4i3DKJt0hH/Lj+q/u3NLXKbJDsKXvKb+mqcjoACLH",
+	"bFEIkeG2KBzyyBa2x0nhTTdRFxp923MtBVE1LyeCLbwfB7QY8oUrcrZD83Qloci9oJGa40pUa6ZTe8mC",
+	"HXGTU7Y8l2y3ZG+JjHKSsWAQ7HV73T3nXECp2JlgUOXv5vOV9WoWJfRPkmAQ/JPqn90jjbrtu73e/bIP",
+	"vY8psNv1ZjlkLuhzWcVDa7dhRWR7yU+3Jv/B4P2FgZ3plMhZMAhesmvKTQMfHW3kynViqEyuML/wTOej",
+	"4MJ0tDOlWrJYVejTdhycj55ggUXzKDAOb6SYUj2huXqiQNNbDfQ2E4rZJAX0NQyKyyVQiKXIta3GZEzu",
+	"0FdrNCxh6YZCwyQkuV0dFdZv5TG6ngqtmBTPmHkaNh4RZUunqvKqhH8KkDnXbEpdAhRSYchjkaY01kKq",
+	"LpwKSMmIpgWDE+4R0XSEd1Ph4TO5weqTllkXOOiVI+JaDjKk2kGfX413gr/Bz8cv3xRQeImmv6ffJYZa",
+	"wc/n529KmvpQEwycX0vc7pD/Dc7/z5vj1a9ALzOVQ77qqTvb+z+GwZuj8+c/D4MQX/+PYbBzvVcmvA5Y",
+	"sqMxJKFjxzAMQvvhH0NDmWEwhz0kZykoLZc7LXKjY8PVglAyaMG2G4sEVmNfiRhv7ROfIWAUwmD5Q+F1",
+	"DQe9vQcOrFEx7VFHWBRe9N7PVetpKM6ayBZigFHRIeNxmifoxm9Z1QpvrgQ7X4CZxCgNT1RRLyAETm/w",
+	"rhgmlYat0Qyi0n0WhWAUVwS7yO5/grv7rYgGgnfwdCGy1whFZSxD0b+9927Io6plG+G9EdXjpAgwuYCh",
+	"ctK4u+gQov/l9tnLaMjxeiOMl1A0vaaqC64KQkaULTJFOQaz0GmmZ2FZlt9Y5IDSrtogz5h5v1aNzPIC",
+	"tiWBZuUjO3gX2Dzc6Dm8jcs827xLECNuKFizHrbMeNE54m++gC0MR9iuFXtou9Wp5htoAlEl2HTtcN3N",
+	"U5tMrLiva37RDiFtHRTP7dTLaMzDYH+TVpVraLBJf32TWk0rbLS3vlFZlR5bHKxvsVBUGiFrgynVC4kj",
+	"fFQ0IaWh4gjxiFCw7cU8DDLRFuhls7xRF3DM5GvFjp37rYERsFXc0sLrl5xhLXib9l8tBh+FriuivSG2",
+	"bW9Rc6cTTFlFB0/ZBadONGsn7E9QZTIG1ETcLK+qNBjyyMY2R4VqZODy+30DpXu7IAlPxBRGM20A4lcc",
+	"7NBH+AyDAYJBZM2dyrU53khJKmF6NPFWyFhSNTHqE+ogOCJ356ikQ25QX5FrX3KyDi61JPt7o0vj+scH",
+	"iCPO8Ed3lHSP2iOfqmJIJdb5fevZ9XxZPZFmOZFmNY+Wuh0bb/qtpRHmdVeHK67RQLz+xojnq5h9mZC3",
+	"33u2vmFxA5Jp0N9gbM3ayQ/E1kKJXN2qpWRwHZafu3AhD6ntyNzQ13ZsPEJxWrHcUGW3ZbWH8tgkhKjg",
+	"e/OHS87EjzY703xMGf+A7hCD7tF2oQwxWZ6CdCGqiFZkj4r87oAZo/71h0Me1QQ3sr8XXRm7zfa+7ARn",
+	"teJVnKU8QAP7SAWkeV3RV6NP6Po1SZW1jwkvU9FBi834+o4lc8vJKW27yfIFfl+zEsoyitWid9bDYSOa",
+	"/A+MGt09chs5BvzYKzCTARCwrwRik/XsX855QvisEjtkVBHXzpgPdm/wzb0xZjibJfZ24v02xrUzeeim",
+	"Xl4f+bHq9f56Lihv2PjM95mN5uKumvhTZeeF47XVoB8ux/UNK2jVWe4t1ZLR68+A6Ta36T5/e+4vw3R+",
+	"+dezXZa3GYGYwaN8cg+1iT8WihEXncc4BEriSdUawtA/6xc6HHLCrXPFNXK9umvvuxCVEbYR2NQXe5Xv",
+	"hHJQ6MPEm7Ntw6QLUeGwKM05Z19hlrXQ7iUJYNT1Vt0HyxcCtSGxl0ZvW+yX1O8SkLIPFDcDXyUZSdCF",
+	"XyeUF9qNU4T8xAoLs0Ii4AIaulBozUn3p9lGCrWNC7zYmspqaRczrEQKTDRr2V1qCVx/rKB/xvYlbB2/",
+	"225EjNtsnY0suNYsuPl8Pv+GZ4+AZ1+FdWdZ6L7WndGCd8ow0nVaQKPec90rH6J/22EXBvjipU7jIfev",
+	"G6BbHqOjIaPS6fOVCPnqvQsGkPyxwnbobslHx1yuY2ELBBldvB5G3OrlN29kVA05evmrdqR18Tdigld5",
+	"+UMQ0vfj4/dRvdeb2IzqD9aEHuLe/9x869VC598A7BEtaLIoxYyqe+BETXfBmLFWH/4/2XXDbiYtd/FU",
+	"XNcu0gdd5vaeJJEmQ26wwrQpVDYbiKSxzgFf4S73LnD3Ioaql/ORm7f67pha7gl/i3P1Gf0+deyLUW42",
+	"vG6pXjLmoQpJ8zaob1L99aglVo5q2FPHgXvgj/b1NFph5xX5gBacBQ2alJoKeoqX1kDxXkVRv9jCWFnV",
+	"k/8Q1IzHEym4yFU6C2FkGMCWf8XEvsYJTmQ9JkPOBUiaMEljDWNhl9/BEKC5YD1/ksZYrNNCIUZaVW/W",
+	"GPIifBAUmSljpa4uglMWVyxaED3kvhxPF47Anlq52658SIg9VtXihpjhRG2pqlF3yI94eeDvcR59kD2I",
+	"fnx3dnJ6fHZ22ev3ouVAjYeRBRJjYVHp6NAOypUSPF+opVlNnCmODjc2I1tKFD0Us2vXsH0D7K8HsM8o",
+	"1vus1JjS4kFWZc355epmxG0B8gZDMOhDSEgoKf4kC7EftRvTiouBMSD7iAO9NaLFdM1Pp6hWLlTDbESH",
+	"QIoiWbXnximzxuKQ18osdeGMaqxypMviTFXVNsWQRZgQteBhHHI3N4xXKZpIioNqR1ZD7Z6FzCFvU24r",
+	"kOkD9b3jrwgZZ6patGnIsWpTTKScmZZRccuC67MVahcrWn3GkLuJGWujal/QlMzu0+CMTfOUaPpxuL54",
+	"I0xRxud+1/CtqDTWdvFS3QNudnaFifp386gL76q+ZVX1P2Po6pfuefx2//tf6v73b/f0fII7K/8yutHj",
+	"CO/J6fnx29Ojlx9zz2ujj1J4jzjknN5mNDbKhi3ZLWLULhK4mbCUAupIXrnwUuE0pseV9L1PfyFsy/y7",
+	"cOrVF6e9Gl0lYSpOhaJJ/ZJ0lsCYcXfuG5Mc0wwq6X1PVMudk3/tK2MfR4W3OkKTn9o193reRz2V9f2F",
+	"0Xkssa3CV19gnzCYSZHkeGtAmSto10iVIUqYFgiCo7PEaB3uNqztIAzqQkYy5mUMlS437KKOUTH8luQE",
+	"r8PWU46YVjQdH0Kl53LvwYGWhS3tOzB5ZX4x//8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

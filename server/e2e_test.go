@@ -242,13 +242,18 @@ func TestParseOptions(t *testing.T) {
 	if err != nil || o.Addr != "127.0.0.1:8080" || o.DB != "sentstub.db" || o.Fixtures != "" {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	if _, err := server.ParseOptions([]string{"--nope"}, getenv, io.Discard); err == nil {
-		t.Errorf("an unknown flag was accepted")
+	var usage *server.UsageError
+	if _, err := server.ParseOptions([]string{"--nope"}, getenv, io.Discard); !errors.As(err, &usage) {
+		t.Errorf("an unknown flag: %v, want a *UsageError", err)
 	}
-	if err := server.Run(context.Background(), []string{"-h"}, getenv, io.Discard); err != nil {
+	var out strings.Builder
+	if _, err := server.ParseOptions([]string{"--version"}, getenv, &out); !errors.Is(err, server.ErrVersion) || out.String() != server.Version()+"\n" {
+		t.Errorf("--version: %v, wrote %q", err, out.String())
+	}
+	if err := server.Run(context.Background(), []string{"-h"}, getenv, io.Discard, io.Discard); err != nil {
 		t.Errorf("Run(-h) = %v, want nil", err)
 	}
-	if err := server.Run(context.Background(), []string{"--db", ""}, getenv, io.Discard); err == nil || errors.Is(err, context.Canceled) {
+	if err := server.Run(context.Background(), []string{"--db", ""}, getenv, io.Discard, io.Discard); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("Run with an empty --db = %v, want an error", err)
 	}
 }

@@ -19,7 +19,7 @@ type wireError struct {
 }
 
 // wireErrors is the one mapping from sentstub error codes to HTTP statuses
-// and sent.dm codes (see ../shared/reference/error-catalog.json).
+// and sent.dm codes (see docs/behaviour.md, Error codes).
 var wireErrors = map[sentstub.Code]wireError{
 	sentstub.EUNAUTHENTICATED:   {http.StatusUnauthorized, "AUTH_001"},
 	sentstub.EBADAPIKEY:         {http.StatusUnauthorized, "AUTH_002"},

@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -69,57 +66,6 @@ func DefaultOptions() Options {
 	}
 }
 
-// ParseOptions reads the command line; each flag falls back to its
-// SENTSTUB_* environment variable (looked up with getenv), then to its
-// default.
-func ParseOptions(args []string, getenv func(string) string, output io.Writer) (Options, error) {
-	o := DefaultOptions()
-	fs := flag.NewFlagSet("sentstub", flag.ContinueOnError)
-	fs.SetOutput(output)
-	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address")
-	fs.StringVar(&o.DB, "db", o.DB, "SQLite database file, :memory:, or a postgres:// URL shared by replicas")
-	fs.IntVar(&o.DBMaxConns, "db-max-conns", o.DBMaxConns, "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs)")
-	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", o.DBConnectTimeout, "PostgreSQL connect timeout; 0 keeps the URL's")
-	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", o.DBStatementTimeout, "PostgreSQL statement_timeout; 0 keeps the server's")
-	fs.DurationVar(&o.IdempotencyWait, "idempotency-wait", o.IdempotencyWait, "how long a request waits for one in flight with the same Idempotency-Key before 409")
-	fs.DurationVar(&o.IdempotencyLockTimeout, "idempotency-lock-timeout", o.IdempotencyLockTimeout, "how long a request in flight holds its Idempotency-Key if its process dies")
-	fs.StringVar(&o.Fixtures, "fixtures", o.Fixtures, "YAML file of organizations, profiles, keys and webhooks to load; empty loads the demo fixture")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	// A variable is the flag's value until the command line sets it.
-	var envErrs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "SENTSTUB_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		f.Usage += " (env " + name + ")"
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-		}
-	})
-	if err := errors.Join(envErrs...); err != nil {
-		return o, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if o.DBMaxConns < 0 || o.DBMaxConns > math.MaxInt32 {
-		return o, fmt.Errorf("--db-max-conns: %d is out of range", o.DBMaxConns)
-	}
-	if o.DBConnectTimeout < 0 || o.DBStatementTimeout < 0 {
-		return o, errors.New("--db-connect-timeout and --db-statement-timeout must not be negative")
-	}
-	if o.IdempotencyWait <= 0 || o.IdempotencyLockTimeout <= 0 {
-		return o, errors.New("--idempotency-wait and --idempotency-lock-timeout must be positive")
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := o.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return o, fmt.Errorf("--log-level: %w", err)
-	}
-	return o, nil
-}
-
 // Main is a running sentstub: its store, its server and its listener.
 type Main struct {
 	store  sentstub.Store
@@ -134,13 +80,16 @@ type Main struct {
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
 // Shutdown. It returns once the listener is open.
 func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error) {
+	if err := checkDatabasePath(opts.DB); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, opts.DB, store.PostgresOptions{
 		MaxConns:         int32(opts.DBMaxConns),
 		ConnectTimeout:   opts.DBConnectTimeout,
 		StatementTimeout: opts.DBStatementTimeout,
 	})
 	if err != nil {
-		return nil, err
+		return nil, openError(opts.DB, err)
 	}
 	if err := loadFixtures(ctx, st, opts.Fixtures); err != nil {
 		st.Close()
@@ -155,7 +104,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, listenError(opts.Addr, err)
 	}
 	m := &Main{
 		store: st,
@@ -182,19 +131,18 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 }
 
 func loadFixtures(ctx context.Context, st sentstub.Store, path string) error {
-	data := fixtures.Demo
-	if path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return fmt.Errorf("fixtures: %w", err)
-		}
+	var p *sentstub.Provision
+	var err error
+	if path == "" {
+		p, err = fixtures.Parse(bytes.NewReader(fixtures.Demo), time.Now())
+	} else {
+		p, err = fixtures.ParseFile(path, time.Now())
 	}
-	p, err := fixtures.Parse(bytes.NewReader(data), time.Now())
 	if err != nil {
 		return err
 	}
 	if err := st.Provision(ctx, p); err != nil {
-		return fmt.Errorf("fixtures: %w", err)
+		return fmt.Errorf("fixtures %s: %w", fixturesName(path), err)
 	}
 	return nil
 }
@@ -219,9 +167,11 @@ func (m *Main) Shutdown(ctx context.Context) error {
 
 // Run is the sentstub command: it parses args, serves until ctx is
 // cancelled (SIGINT or SIGTERM in the binary), then shuts down gracefully.
-func Run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	opts, err := ParseOptions(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+// --help and --version write to stdout and return nil; the log goes to
+// stderr. A command line it cannot use is a *UsageError.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := ParseOptions(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, ErrVersion) {
 		return nil
 	}
 	if err != nil {

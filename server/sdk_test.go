@@ -40,8 +40,8 @@ func runSDKScript(t *testing.T, script string) (stdout []byte, baseURL string) {
 	t.Helper()
 	node, nodeErr := exec.LookPath("node")
 	npm, npmErr := exec.LookPath("npm")
-	if nodeErr != nil || npmErr != nil {
-		t.Skip("!!! node/npm not installed: the official TypeScript SDK is NOT tested !!!")
+	if err := errors.Join(nodeErr, npmErr); err != nil {
+		sdkSkip(t, "node and npm are needed to run it (%s); install nodejs and npm (.ci/run does)", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	work := t.TempDir()
 	if err := sdkCopyTree(filepath.Join("testdata", "sdk"), work, "node_modules"); err != nil {
@@ -196,6 +196,21 @@ func TestOfficialTypeScriptSDK(t *testing.T) {
 	}
 }
 
+// requireSDKEnv names the environment variable that, set to 1, makes the
+// SDK test fail instead of skip when it cannot run. CI sets it, as it sets
+// storetest.RequirePostgresEnv.
+const requireSDKEnv = "SENTSTUB_REQUIRE_SDK"
+
+// sdkSkip skips the SDK test saying why, or fails it when SENTSTUB_REQUIRE_SDK=1.
+func sdkSkip(t *testing.T, format string, args ...any) {
+	t.Helper()
+	why := fmt.Sprintf(format, args...)
+	if os.Getenv(requireSDKEnv) == "1" {
+		t.Fatalf("%s=1, but the official TypeScript SDK cannot be tested: %s", requireSDKEnv, why)
+	}
+	t.Skipf("the official TypeScript SDK is NOT tested: %s (%s=1 makes this a failure)", why, requireSDKEnv)
+}
+
 // sdkReport is what toggle.mjs prints.
 type sdkReport struct {
 	SDKVersion string             `json:"sdk_version"`
@@ -348,9 +363,9 @@ func sdkInstall(t *testing.T, npm, dir string) {
 	out, err := cmd.CombinedOutput()
 	switch {
 	case ctx.Err() != nil:
-		t.Skipf("!!! npm install timed out after %v (registry unreachable or too slow): the official TypeScript SDK is NOT tested !!!\n%s", time.Since(start).Round(time.Second), out)
+		sdkSkip(t, "npm install timed out after %v: the npm registry is unreachable or too slow\n%s", time.Since(start).Round(time.Second), out)
 	case err != nil && sdkNetworkError.Match(out):
-		t.Skipf("!!! npm install could not reach the registry: the official TypeScript SDK is NOT tested !!!\n%s", out)
+		sdkSkip(t, "npm install could not reach the npm registry to fetch @sentdm/sentdm %s\n%s", sdkVersion, out)
 	case err != nil:
 		t.Fatalf("npm install: %v\n%s", err, out)
 	}

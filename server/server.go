@@ -63,6 +63,7 @@ type Server struct {
 	ops           map[routeKey]*operation // by method and Echo path
 	filterOptions openapi3filter.Options
 	idem          idempotencyConfig
+	metrics       *metrics // see metrics.go
 
 	// keys caches accounts by API key hash. Accounts are never changed or
 	// deleted once provisioned, so a hit can never be stale; misses are not
@@ -129,13 +130,14 @@ func New(cfg Config) (*Server, error) {
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
 	s.ops = operations(doc)
+	s.instrument()
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	// The order is sent.dm's order of checks: authentication, request
 	// validation, profile authorization, idempotency, then the operation.
-	e.Use(s.begin, s.authenticate, s.validate, s.authorize, s.idempotent)
+	e.Use(s.metrics.observe, s.begin, s.authenticate, s.validate, s.authorize, s.idempotent)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil

@@ -25,11 +25,12 @@ import (
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
-// TestMain stops the PostgreSQL server the tests started; the test binary
-// then exits with m.Run's code.
+// TestMain stops the PostgreSQL server the tests started and deletes the
+// binary they shared; the test binary then exits with m.Run's code.
 func TestMain(m *testing.M) {
 	m.Run()
 	storetest.StopPostgres()
+	removeSharedSentstub()
 }
 
 // Two sentstub processes on one PostgreSQL database behave as one server:
@@ -154,11 +155,20 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 // setting, which reuses its compiled packages and race-checks the replicas.
 func buildSentstub(t *testing.T) string {
 	t.Helper()
+	bin, err := buildSentstubIn(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// buildSentstubIn builds the binary as buildSentstub does, into dir.
+func buildSentstubIn(dir string) (string, error) {
 	goBin, err := exec.LookPath("go") // go test puts its own first in PATH
 	if err != nil {
-		t.Fatalf("no go command to build sentstub with: %v", err)
+		return "", fmt.Errorf("no go command to build sentstub with: %w", err)
 	}
-	bin := filepath.Join(t.TempDir(), "sentstub")
+	bin := filepath.Join(dir, "sentstub")
 	args := []string{"build", "-o", bin}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
@@ -169,9 +179,9 @@ func buildSentstub(t *testing.T) string {
 	}
 	build := exec.Command(goBin, append(args, ".")...)
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return bin
+	return bin, nil
 }
 
 // replica is a running sentstub process.

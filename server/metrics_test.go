@@ -1,0 +1,146 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/sentstub/sentstub/store/storetest"
+)
+
+// scrape fetches GET /metrics through the contract-checking client and
+// parses it.
+func (e *env) scrape(t *testing.T) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	res, err := e.Client.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %d\n%s", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("GET /metrics Content-Type = %q, want Prometheus's text format", ct)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("GET /metrics is not Prometheus's text format: %v\n%s", err, body)
+	}
+	return families, string(body)
+}
+
+// series maps each series of a counter or histogram family to its count,
+// keyed by its labels as "name=value,...".
+func series(f *dto.MetricFamily) map[string]uint64 {
+	got := map[string]uint64{}
+	if f == nil {
+		return got
+	}
+	for _, m := range f.Metric {
+		var labels []string
+		for _, l := range m.Label {
+			labels = append(labels, l.GetName()+"="+l.GetValue())
+		}
+		sort.Strings(labels)
+		key := strings.Join(labels, ",")
+		switch {
+		case m.Counter != nil:
+			got[key] = uint64(m.Counter.GetValue())
+		case m.Histogram != nil:
+			got[key] = m.Histogram.GetSampleCount()
+		}
+	}
+	return got
+}
+
+func sameCounts(t *testing.T, name string, got, want map[string]uint64) {
+	t.Helper()
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s{%s} = %d, want %d", name, k, got[k], w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s{%s} = %d, want no such series", name, k, g)
+		}
+	}
+}
+
+// GET /metrics counts exactly the requests sent, by route template, method
+// and status, and times them; no label carries a key, an id or a path.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	const toggle = "/v3/webhooks/:id/toggle-status"
+	const key = "metrics_key_1"
+	e.toggle(t, storetest.OrderWebhookID, str(`{"is_active":false}`), "Idempotency-Key", key)
+	if r := e.toggle(t, storetest.OrderWebhookID, str(`{"is_active":false}`), "Idempotency-Key", key); r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the second request with the key was not a replay")
+	}
+	e.toggle(t, storetest.OrderWebhookID, nil)
+	e.toggle(t, storetest.GlobexWebhookID, nil)                               // 404: another organization's
+	e.toggle(t, storetest.OrderWebhookID, nil, "x-api-key", "sk_test_nobody") // 401
+	e.toggle(t, "not-a-uuid", nil)                                            // 400
+	e.call(t, http.MethodGet, "/v3/templates/"+storetest.OrderWebhookID, nil, "x-api-key", storetest.AcmeOrgKey)
+	e.call(t, http.MethodGet, "/v3/webhooks/"+storetest.OrderWebhookID+"/toggle-status", nil, "x-api-key", storetest.AcmeOrgKey) // 405
+	e.call(t, http.MethodGet, "/healthz", nil)
+
+	families, body := e.scrape(t)
+	sameCounts(t, "sentstub_http_requests_total", series(families["sentstub_http_requests_total"]), map[string]uint64{
+		"method=PATCH,route=" + toggle + ",status=200": 3,
+		"method=PATCH,route=" + toggle + ",status=404": 1,
+		"method=PATCH,route=" + toggle + ",status=401": 1,
+		"method=PATCH,route=" + toggle + ",status=400": 1,
+		"method=GET,route=unmatched,status=404":        1,
+		"method=GET,route=" + toggle + ",status=405":   1,
+		"method=GET,route=/healthz,status=200":         1,
+	})
+	sameCounts(t, "sentstub_http_request_duration_seconds", series(families["sentstub_http_request_duration_seconds"]), map[string]uint64{
+		"method=PATCH,route=" + toggle: 6,
+		"method=GET,route=unmatched":   1,
+		"method=GET,route=" + toggle:   1,
+		"method=GET,route=/healthz":    1,
+	})
+	sameCounts(t, "sentstub_idempotent_replays_total", series(families["sentstub_idempotent_replays_total"]), map[string]uint64{
+		"route=" + toggle: 1,
+	})
+	calls := series(families["sentstub_store_call_duration_seconds"])
+	for _, call := range []string{"FindAccountByKey", "UpdateWebhook", "ClaimIdempotencyKey", "BeginIdempotentRequest", "IdempotentRequest.Complete"} {
+		if calls["call="+call] == 0 {
+			t.Errorf("sentstub_store_call_duration_seconds has no %s call: %v", call, calls)
+		}
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total"} {
+		if families[name] == nil {
+			t.Errorf("GET /metrics has no %s", name)
+		}
+	}
+	for _, secret := range []string{storetest.AcmeOrgKey, "sk_test_nobody", key, storetest.OrderWebhookID, "not-a-uuid", "/v3/templates", "req_"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("GET /metrics shows %q", secret)
+		}
+	}
+
+	// A scrape is counted once it has been answered.
+	families, _ = e.scrape(t)
+	if got := series(families["sentstub_http_requests_total"])["method=GET,route=/metrics,status=200"]; got != 1 {
+		t.Errorf("after two scrapes, the count of GET /metrics = %d, want 1", got)
+	}
+
+	// Each server counts its own requests.
+	other := newEnv(t, nil)
+	families, _ = other.scrape(t)
+	sameCounts(t, "another server's sentstub_http_requests_total", series(families["sentstub_http_requests_total"]), map[string]uint64{})
+}
