@@ -2,6 +2,7 @@ package sentstub
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -51,7 +52,10 @@ type WebhookFilter struct {
 	Limit  int // the page's size, > 0
 }
 
-// DeliveryStore keeps the delivery log of each webhook.
+// DeliveryStore keeps the delivery log of each webhook, which is also the
+// outbox of deliveries to make: a pending delivery is due at its
+// NextAttemptAt, and a dispatcher leases it (ClaimDeliveries), attempts it
+// and records the outcome (FinishDelivery).
 type DeliveryStore interface {
 	// CreateDelivery adds d to the log of its webhook (d.WebhookID). A
 	// webhook that does not exist (deleted meanwhile) is ENOTFOUND.
@@ -61,6 +65,37 @@ type DeliveryStore interface {
 	// how many entries match in all; ENOTFOUND when owner has no such
 	// webhook.
 	ListDeliveries(ctx context.Context, owner, id uuid.UUID, f DeliveryFilter) (page []*Delivery, total int, err error)
+	// EnqueueDeliveries adds the pending deliveries ds (an event fanned out
+	// to its webhooks) in one transaction: all of them or none. A webhook
+	// that does not exist is ENOTFOUND, and nothing is added.
+	EnqueueDeliveries(ctx context.Context, ds []*Delivery) error
+	// ClaimDeliveries leases at most limit pending deliveries that are due
+	// at now (NextAttemptAt not after now) and not leased (or whose lease
+	// ended by now), the earliest due first, until the lease's end, and
+	// returns them with their webhooks. While leased, a delivery is claimed
+	// by no one else, in this process or another sharing the database.
+	ClaimDeliveries(ctx context.Context, now time.Time, until time.Time, limit int) ([]Claimed, error)
+	// FinishDelivery records an attempt of a claimed delivery: it reads the
+	// delivery and its webhook, locked together, calls record on them and
+	// saves both, in one transaction. When record reports that the webhook
+	// was disabled, the webhook's other pending deliveries are dropped
+	// (Delivery.Drop) in the same transaction. The lease ends. When the
+	// lease is no longer lease (it ended and another claim took the
+	// delivery), or the delivery or its webhook is gone, it returns
+	// ECONFLICT or ENOTFOUND and saves nothing.
+	FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(d *Delivery, w *Webhook) (disabled bool)) error
+	// ReleaseDeliveries ends the leases of the deliveries ids (claimed with
+	// lease) without an attempt, so that they are due again at once: a
+	// dispatcher that stops hands back what it did not send.
+	ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error
+}
+
+// Claimed is a delivery leased to a dispatcher, with its webhook as it was
+// when claimed.
+type Claimed struct {
+	Delivery *Delivery
+	Webhook  *Webhook
+	Lease    uuid.UUID // the lease's token, for FinishDelivery and ReleaseDeliveries
 }
 
 // DeliveryFilter selects a page of a delivery log.
@@ -84,6 +119,12 @@ type Store interface {
 	// An API key that already belongs to a different account is EINVALID
 	// and nothing is inserted.
 	Provision(ctx context.Context, p *Provision) error
+	// ResetAccount restores an account to a fixture's state in one
+	// transaction: its webhooks (and with them their delivery logs and
+	// pending deliveries) are deleted, webhooks (all owned by account) are
+	// inserted, and the idempotent answers stored for account as a calling
+	// account are deleted. Other accounts are untouched.
+	ResetAccount(ctx context.Context, account uuid.UUID, webhooks []Webhook) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

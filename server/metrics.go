@@ -23,9 +23,6 @@ import (
 // Server has a registry of its own, so that servers in one process (tests)
 // count apart. No label carries an API key, an id or a raw path: routes
 // are Echo's templates, such as /v3/webhooks/:id/toggle-status.
-//
-// Deliveries are not counted: there are none yet. When they exist, a
-// sentstub_deliveries_total{outcome} counter belongs here.
 type metrics struct {
 	registry *prometheus.Registry
 	routes   map[string]bool // the route templates of the document's operations
@@ -34,6 +31,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec // route, method
 	replays  *prometheus.CounterVec   // route
 	store    *prometheus.HistogramVec // call
+	delivery *prometheus.CounterVec   // outcome
 
 	// series caches the children of requests and duration by their labels,
 	// which a request would otherwise hash twice.
@@ -79,11 +77,15 @@ func (s *Server) instrument() {
 			Help:    "Duration of calls to the database store, by call.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 9), // 10µs to 0.66s
 		}, []string{"call"}),
+		delivery: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sentstub_deliveries_total",
+			Help: "Delivery attempts of emitted events, by outcome: delivered, failed (retried while retries remain) or dropped (not attempted: the webhook is inactive).",
+		}, []string{"outcome"}),
 	}
 	for k := range s.ops {
 		m.routes[k.path] = true
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.replays, m.store,
+	m.registry.MustRegister(m.requests, m.duration, m.replays, m.store, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = m
 	s.store = &timedStore{store: s.store, calls: m.store}
@@ -247,6 +249,31 @@ func (t *timedStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) e
 func (t *timedStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) ([]*sentstub.Delivery, int, error) {
 	defer t.done("ListDeliveries", time.Now())
 	return t.store.ListDeliveries(ctx, owner, id, f)
+}
+
+func (t *timedStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) error {
+	defer t.done("EnqueueDeliveries", time.Now())
+	return t.store.EnqueueDeliveries(ctx, ds)
+}
+
+func (t *timedStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) ([]sentstub.Claimed, error) {
+	defer t.done("ClaimDeliveries", time.Now())
+	return t.store.ClaimDeliveries(ctx, now, until, limit)
+}
+
+func (t *timedStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) error {
+	defer t.done("FinishDelivery", time.Now())
+	return t.store.FinishDelivery(ctx, id, lease, record)
+}
+
+func (t *timedStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error {
+	defer t.done("ReleaseDeliveries", time.Now())
+	return t.store.ReleaseDeliveries(ctx, lease, ids)
+}
+
+func (t *timedStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
+	defer t.done("ResetAccount", time.Now())
+	return t.store.ResetAccount(ctx, account, webhooks)
 }
 
 func (t *timedStore) Close() error { return t.store.Close() }

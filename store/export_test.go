@@ -53,3 +53,11 @@ func (s *SQLiteStore) fill(ctx context.Context, account uuid.UUID, n int, expire
 
 // SQLiteDSN is the data source name OpenSQLite uses for path.
 func SQLiteDSN(path string) string { return sqliteDSN(path) }
+
+// AnswerIndexSize is how many entries the in-memory index of stored
+// answers holds.
+func (s *SQLiteStore) AnswerIndexSize() int {
+	s.lock(context.Background())
+	defer s.unlock()
+	return len(s.answers)
+}

@@ -302,17 +302,11 @@ func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, 
 			w = read // as read: update may have touched w
 			return nil
 		}
-		filters, err := encodeEventFilters(w.EventFilters)
+		args, err := postgresUpdateWebhookArgs(id, w)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE webhooks SET display_name = $1, endpoint_url = $2, is_active = $3,
-			event_types = $4, event_filters = $5, retry_count = $6, timeout_seconds = $7,
-			consecutive_failures = $8, last_delivery_attempt_at = $9, last_successful_delivery_at = $10,
-			updated_at = $11, signing_secret = $12 WHERE id = $13`,
-			w.DisplayName, w.EndpointURL, w.IsActive, nonNilStrings(w.EventTypes), filters, w.RetryCount,
-			w.TimeoutSeconds, w.ConsecutiveFailures, w.LastDeliveryAttemptAt, w.LastSuccessfulDeliveryAt,
-			w.UpdatedAt, w.SigningSecret, id); err != nil {
+		if _, err := tx.Exec(ctx, postgresUpdateWebhook, args...); err != nil {
 			return fmt.Errorf("postgres: update webhook: %w", err)
 		}
 		return nil
@@ -321,6 +315,24 @@ func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, 
 		return nil, err
 	}
 	return w, nil
+}
+
+// postgresUpdateWebhook saves every column of a webhook but its key and
+// owner; postgresUpdateWebhookArgs are its arguments, to save w as the
+// webhook id.
+const postgresUpdateWebhook = `UPDATE webhooks SET display_name = $1, endpoint_url = $2, is_active = $3,
+	event_types = $4, event_filters = $5, retry_count = $6, timeout_seconds = $7,
+	consecutive_failures = $8, last_delivery_attempt_at = $9, last_successful_delivery_at = $10,
+	updated_at = $11, signing_secret = $12 WHERE id = $13`
+
+func postgresUpdateWebhookArgs(id uuid.UUID, w *sentstub.Webhook) ([]any, error) {
+	filters, err := encodeEventFilters(w.EventFilters)
+	if err != nil {
+		return nil, err
+	}
+	return []any{w.DisplayName, w.EndpointURL, w.IsActive, nonNilStrings(w.EventTypes), filters, w.RetryCount,
+		w.TimeoutSeconds, w.ConsecutiveFailures, w.LastDeliveryAttemptAt, w.LastSuccessfulDeliveryAt,
+		w.UpdatedAt, w.SigningSecret, id}, nil
 }
 
 // CreateWebhook implements sentstub.WebhookStore.
@@ -409,21 +421,38 @@ func postgresWebhookArgs(w *sentstub.Webhook) ([]any, error) {
 // scanPostgresWebhook scans the postgresWebhookColumns of row, and then
 // into extra whatever columns follow them.
 func scanPostgresWebhook(row pgx.Row, extra ...any) (*sentstub.Webhook, error) {
-	var (
-		w       sentstub.Webhook
-		filters *string
-	)
-	err := row.Scan(append([]any{&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &w.EventTypes, &filters,
-		&w.RetryCount, &w.TimeoutSeconds, &w.ConsecutiveFailures, &w.LastDeliveryAttemptAt,
-		&w.LastSuccessfulDeliveryAt, &w.CreatedAt, &w.UpdatedAt, &w.SigningSecret}, extra...)...)
+	var ws postgresWebhookScan
+	err := row.Scan(append(ws.dest(), extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFoundWebhook()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find webhook: %w", err)
 	}
+	return ws.webhook()
+}
+
+// postgresWebhookScan is what the postgresWebhookColumns of a row scan
+// into, for a row that holds other columns too.
+type postgresWebhookScan struct {
+	w       sentstub.Webhook
+	filters *string
+}
+
+// dest returns the destinations of the postgresWebhookColumns, in order.
+func (ws *postgresWebhookScan) dest() []any {
+	w := &ws.w
+	return []any{&w.ID, &w.OwnerID, &w.DisplayName, &w.EndpointURL, &w.IsActive, &w.EventTypes, &ws.filters,
+		&w.RetryCount, &w.TimeoutSeconds, &w.ConsecutiveFailures, &w.LastDeliveryAttemptAt,
+		&w.LastSuccessfulDeliveryAt, &w.CreatedAt, &w.UpdatedAt, &w.SigningSecret}
+}
+
+// webhook returns the webhook scanned.
+func (ws *postgresWebhookScan) webhook() (*sentstub.Webhook, error) {
+	w := ws.w
+	var err error
 	w.EventTypes = nonNilStrings(w.EventTypes)
-	if w.EventFilters, err = decodeEventFilters(filters); err != nil {
+	if w.EventFilters, err = decodeEventFilters(ws.filters); err != nil {
 		return nil, err
 	}
 	w.LastDeliveryAttemptAt = utcPtr(w.LastDeliveryAttemptAt)
@@ -461,6 +490,48 @@ func (s *PostgresStore) Provision(ctx context.Context, p *sentstub.Provision) er
 			return fmt.Errorf("postgres: provision: lock: %w", err)
 		}
 		return provisionPostgres(ctx, tx, p)
+	})
+}
+
+// ResetAccount implements sentstub.Store. It takes Provision's advisory
+// lock, so that resets and provisions take turns, and locks the account's
+// webhooks in id order before deleting them, the order in which
+// EnqueueDeliveries locks the webhooks it fans out to: two transactions
+// that lock several webhooks each then never wait for each other in a
+// circle. The deliveries go with their webhooks, by the foreign key's ON
+// DELETE CASCADE. Of the account's idempotency records, the stored answers
+// are deleted and claims in flight are left to their requests.
+func (s *PostgresStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
+	args := make([][]any, len(webhooks))
+	for i := range webhooks {
+		w := &webhooks[i]
+		if w.OwnerID != account {
+			return sentstub.Errorf(sentstub.EINVALID, "webhook %s is not owned by account %s", w.ID, account)
+		}
+		var err error
+		if args[i], err = postgresWebhookArgs(w); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresProvisionLock); err != nil {
+			return fmt.Errorf("postgres: reset account: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM webhooks WHERE id IN
+			(SELECT id FROM webhooks WHERE owner_id = $1 ORDER BY id FOR UPDATE)`, account); err != nil {
+			return fmt.Errorf("postgres: reset account: delete webhooks: %w", err)
+		}
+		for i := range webhooks {
+			if _, err := tx.Exec(ctx, `INSERT INTO webhooks (`+postgresWebhookColumns+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, args[i]...); err != nil {
+				return postgresProvisionError(fmt.Sprintf("webhook %s", webhooks[i].ID), err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE account_id = $1 AND stored_at IS NOT NULL`,
+			account); err != nil {
+			return fmt.Errorf("postgres: reset account: delete idempotent answers: %w", err)
+		}
+		return nil
 	})
 }
 

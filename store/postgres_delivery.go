@@ -11,7 +11,8 @@ import (
 )
 
 const postgresDeliveryColumns = `id, webhook_id, event_id, event_type, event_data, status, attempts,
-	http_status_code, response_body, error_message, processing_started_at, processing_completed_at, created_at`
+	http_status_code, response_body, error_message, processing_started_at, processing_completed_at, created_at,
+	next_attempt_at`
 
 // The statements of the delivery log.
 //
@@ -27,7 +28,7 @@ const postgresDeliveryColumns = `id, webhook_id, event_id, event_type, event_dat
 // has the webhook, in one snapshot.
 const (
 	postgresInsertDelivery = `INSERT INTO deliveries (` + postgresDeliveryColumns + `)
-		SELECT $1, w.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+		SELECT $1, w.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
 		FROM webhooks w WHERE w.id = $2 FOR KEY SHARE`
 	postgresDeliveryMatch = `webhook_id = $1 AND ($3 = '' OR strpos(lower(event_type COLLATE "C"), $3) > 0
 		OR strpos(lower(status COLLATE "C"), $3) > 0 OR event_id = $4)`
@@ -40,14 +41,10 @@ const (
 
 // CreateDelivery implements sentstub.DeliveryStore.
 func (s *PostgresStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) error {
-	var body []byte // bytea (see the migration); nil is NULL
-	if d.ResponseBody != nil {
-		body = nonNilBytes([]byte(*d.ResponseBody))
-	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, postgresInsertDelivery, d.ID, d.WebhookID, d.EventID, d.EventType,
-			nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, body, d.ErrorMessage,
-			d.ProcessingStartedAt, d.ProcessingCompletedAt, d.CreatedAt)
+			nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, responseBytes(d.ResponseBody),
+			d.ErrorMessage, d.ProcessingStartedAt, d.ProcessingCompletedAt, d.CreatedAt, d.NextAttemptAt)
 		switch {
 		case postgresIsCode(err, pgForeignKeyViolation): // not expected: the webhook's row is locked
 			return notFoundWebhook()
@@ -108,6 +105,15 @@ func (s *PostgresStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID,
 	return page, total, nil
 }
 
+// responseBytes is the response_body column's value of body: bytea (see
+// the migration), with nil for NULL.
+func responseBytes(body *string) []byte {
+	if body == nil {
+		return nil
+	}
+	return nonNilBytes([]byte(*body))
+}
+
 // scanPostgresDelivery scans the postgresDeliveryColumns of row, and then
 // into extra whatever columns follow them.
 func scanPostgresDelivery(row pgx.Row, extra ...any) (*sentstub.Delivery, error) {
@@ -117,7 +123,8 @@ func scanPostgresDelivery(row pgx.Row, extra ...any) (*sentstub.Delivery, error)
 		body   []byte
 	)
 	if err := row.Scan(append([]any{&d.ID, &d.WebhookID, &d.EventID, &d.EventType, &d.EventData, &status, &d.Attempts,
-		&d.HTTPStatusCode, &body, &d.ErrorMessage, &d.ProcessingStartedAt, &d.ProcessingCompletedAt, &d.CreatedAt},
+		&d.HTTPStatusCode, &body, &d.ErrorMessage, &d.ProcessingStartedAt, &d.ProcessingCompletedAt, &d.CreatedAt,
+		&d.NextAttemptAt},
 		extra...)...); err != nil {
 		return nil, fmt.Errorf("postgres: read delivery: %w", err)
 	}
@@ -130,5 +137,6 @@ func scanPostgresDelivery(row pgx.Row, extra ...any) (*sentstub.Delivery, error)
 	d.ProcessingStartedAt = utcPtr(d.ProcessingStartedAt)
 	d.ProcessingCompletedAt = utcPtr(d.ProcessingCompletedAt)
 	d.CreatedAt = d.CreatedAt.UTC()
+	d.NextAttemptAt = utcPtr(d.NextAttemptAt)
 	return &d, nil
 }

@@ -63,6 +63,41 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 }
 
+// Dispatchers of several replicas share one database's outbox: a claim
+// skips the deliveries another replica is claiming, and never gets one
+// that another holds a lease on.
+func TestPostgresConcurrentClaimers(t *testing.T) {
+	url := storetest.MustStartPostgres(t)
+	ctx := context.Background()
+	const replicas = 4
+	stores := make([]*store.PostgresStore, replicas)
+	for i := range stores {
+		st, err := store.OpenPostgres(ctx, url, store.PostgresOptions{MaxConns: 2})
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		defer st.Close()
+		stores[i] = st
+	}
+	now := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	storetest.MustProvisionDemo(t, stores[0], now)
+	hooks := []uuid.UUID{uuid.MustParse(storetest.OrderWebhookID), uuid.MustParse(storetest.EUWebhookID),
+		uuid.MustParse(storetest.GlobexWebhookID)}
+	const n = 400
+	ds := make([]*sentstub.Delivery, n)
+	for i := range ds {
+		due := now.Add(-time.Duration(i%13) * time.Second)
+		ds[i] = &sentstub.Delivery{ID: uuid.New(), WebhookID: hooks[i%len(hooks)], EventID: uuid.New(),
+			EventType: "message.sent", EventData: []byte(`{}`), Status: sentstub.DeliveryPending,
+			CreatedAt: now.Add(-time.Minute), NextAttemptAt: &due}
+	}
+	if err := stores[1].EnqueueDeliveries(ctx, ds); err != nil {
+		t.Fatalf("EnqueueDeliveries: %v", err)
+	}
+	// Two claimers a replica, each with a connection of its own.
+	storetest.ClaimConcurrently(t, func(i int) sentstub.Store { return stores[i%replicas] }, 2*replicas, 5, now, n)
+}
+
 func demoProvision(t *testing.T) *sentstub.Provision {
 	t.Helper()
 	rec := &recorder{}

@@ -41,17 +41,22 @@ type SQLiteStore struct {
 	conn *sql.Conn     // the one connection
 	sem  chan struct{} // held while conn is in use; a channel so waiting honours ctx
 
-	begin, commit, rollback         *sql.Stmt
-	findWebhook, update             *sql.Stmt
-	updateState                     *sql.Stmt
-	insertWebhook, deleteWebhook    *sql.Stmt
-	listWebhooks, countWebhooks     *sql.Stmt
-	insertDelivery                  *sql.Stmt
-	listDeliveries, countDeliveries *sql.Stmt
-	findByKey, findAccount          *sql.Stmt
-	findAnswer, storeAnswer         *sql.Stmt
-	sweepAnswers                    *sql.Stmt
-	stmts                           []*sql.Stmt // all of the above, for Close
+	begin, commit, rollback             *sql.Stmt
+	savepoint, releaseSP, rollbackSP    *sql.Stmt
+	findWebhook, update                 *sql.Stmt
+	updateState                         *sql.Stmt
+	insertWebhook, deleteWebhook        *sql.Stmt
+	deleteOwnedWebhooks                 *sql.Stmt
+	listWebhooks, countWebhooks         *sql.Stmt
+	insertDelivery                      *sql.Stmt
+	listDeliveries, countDeliveries     *sql.Stmt
+	claimDeliveries, findLeasedDelivery *sql.Stmt
+	finishDelivery, dropDeliveries      *sql.Stmt
+	releaseDelivery                     *sql.Stmt
+	findByKey, findAccount              *sql.Stmt
+	findAnswer, storeAnswer             *sql.Stmt
+	sweepAnswers, deleteAccountAnswers  *sql.Stmt
+	stmts                               []*sql.Stmt // all of the above, for Close
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
 	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
@@ -132,7 +137,10 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`BEGIN IMMEDIATE`, &s.begin},
 		{`COMMIT`, &s.commit},
 		{`ROLLBACK`, &s.rollback},
-		{`SELECT ` + sqliteWebhookColumns + ` FROM webhooks WHERE id = ? AND owner_id = ?`, &s.findWebhook},
+		{`SAVEPOINT atomic`, &s.savepoint},
+		{`RELEASE atomic`, &s.releaseSP},
+		{`ROLLBACK TO atomic`, &s.rollbackSP},
+		{`SELECT ` + sqliteWebhookColumns + ` FROM webhooks WHERE id = ?`, &s.findWebhook},
 		{`UPDATE webhooks SET display_name = ?, endpoint_url = ?, is_active = ?, event_types = ?,
 			event_filters = ?, retry_count = ?, timeout_seconds = ?, consecutive_failures = ?,
 			last_delivery_attempt_at = ?, last_successful_delivery_at = ?, updated_at = ?,
@@ -140,17 +148,24 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 		{`UPDATE webhooks SET is_active = ?, consecutive_failures = ?, updated_at = ? WHERE id = ?`, &s.updateState},
 		{`INSERT INTO webhooks (` + sqliteWebhookColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, &s.insertWebhook},
 		{`DELETE FROM webhooks WHERE id = ? AND owner_id = ?`, &s.deleteWebhook},
+		{`DELETE FROM webhooks WHERE owner_id = ? RETURNING id`, &s.deleteOwnedWebhooks},
 		{sqliteListWebhooks, &s.listWebhooks},
 		{sqliteCountWebhooks, &s.countWebhooks},
 		{sqliteInsertDelivery, &s.insertDelivery},
 		{sqliteListDeliveries, &s.listDeliveries},
 		{sqliteCountDeliveries, &s.countDeliveries},
+		{sqliteClaimDeliveries, &s.claimDeliveries},
+		{sqliteFindLeasedDelivery, &s.findLeasedDelivery},
+		{sqliteFinishDelivery, &s.finishDelivery},
+		{sqliteDropDeliveries, &s.dropDeliveries},
+		{sqliteReleaseDelivery, &s.releaseDelivery},
 		{`SELECT a.id, a.organization_id, a.name FROM api_keys k
 			JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, &s.findByKey},
 		{`SELECT id, organization_id, name FROM accounts WHERE id = ?`, &s.findAccount},
 		{sqliteFindAnswer, &s.findAnswer},
 		{sqliteStoreAnswer, &s.storeAnswer},
 		{sqliteSweepAnswers, &s.sweepAnswers},
+		{sqliteDeleteAccountAnswers, &s.deleteAccountAnswers},
 	} {
 		stmt, err := s.conn.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -182,20 +197,83 @@ func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
 	if s.inRequestTx(ctx) {
 		return fn()
 	}
-	return s.withConn(ctx, func() error {
-		if _, err := s.begin.ExecContext(ctx); err != nil {
-			return fmt.Errorf("sqlite: begin: %w", err)
+	return s.withConn(ctx, func() error { return s.transact(ctx, fn) })
+}
+
+// transact runs fn in a transaction of its own on the connection, which
+// the caller holds: committed when fn succeeds, rolled back otherwise.
+func (s *SQLiteStore) transact(ctx context.Context, fn func() error) error {
+	if _, err := s.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(); err != nil {
+		// Not ctx: a cancelled request must still end its transaction.
+		if _, rbErr := s.rollback.ExecContext(context.Background()); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
 		}
-		if err := fn(); err != nil {
-			// Not ctx: a cancelled request must still end its transaction.
-			if _, rbErr := s.rollback.ExecContext(context.Background()); rbErr != nil {
-				return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rbErr))
+		return err
+	}
+	if _, err := s.commit.ExecContext(context.Background()); err != nil {
+		s.rollback.ExecContext(context.Background())
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// atomic runs fn, holding the connection, as one write of several
+// statements that are all kept or none. Outside an idempotent request it
+// is a transaction of its own. Inside one, fn runs in the request's
+// transaction (begun if this is its first write, as by write) under a
+// savepoint: SQLite does not abort a transaction whose statement failed,
+// so without it a failure halfway would leave fn's first writes to commit
+// with the request. fn must not take the connection itself: it runs the
+// connection's statements, directly or through helpers such as
+// webhookByID and saveWebhook, and calls none of the store's exported
+// methods.
+//
+// fn returns, when it succeeds, what to apply to the cache (or nil). It
+// is applied once fn's writes are kept, before the connection is let go,
+// so that nobody reads or writes between the commit and the cache; it
+// gets the request, if any, to record what it changes (see cache).
+func (s *SQLiteStore) atomic(ctx context.Context, fn func() (done func(r *sqliteRequest), err error)) error {
+	if s.requestOf(ctx) == nil {
+		return s.withConn(ctx, func() error {
+			var done func(*sqliteRequest)
+			if err := s.transact(ctx, func() (err error) {
+				done, err = fn()
+				return err
+			}); err != nil {
+				return err
+			}
+			if done != nil {
+				done(nil)
+			}
+			return nil
+		})
+	}
+	return s.write(ctx, func(r *sqliteRequest) error {
+		if _, err := s.savepoint.ExecContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		done, err := fn()
+		if err == nil {
+			if _, err = s.releaseSP.ExecContext(context.Background()); err != nil {
+				err = fmt.Errorf("sqlite: release savepoint: %w", err)
+			}
+		}
+		if err != nil {
+			// ROLLBACK TO keeps the savepoint open; RELEASE then ends it.
+			// Not ctx, as in transact.
+			if _, rbErr := s.rollbackSP.ExecContext(context.Background()); rbErr != nil {
+				return errors.Join(err, fmt.Errorf("sqlite: rollback to savepoint: %w", rbErr))
+			}
+			if _, relErr := s.releaseSP.ExecContext(context.Background()); relErr != nil {
+				return errors.Join(err, fmt.Errorf("sqlite: release savepoint: %w", relErr))
 			}
 			return err
 		}
-		if _, err := s.commit.ExecContext(context.Background()); err != nil {
-			s.rollback.ExecContext(context.Background())
-			return fmt.Errorf("sqlite: commit: %w", err)
+		if done != nil {
+			done(r)
 		}
 		return nil
 	})
@@ -408,25 +486,35 @@ func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *
 }
 
 // webhook returns the cached webhook id of owner, reading it on a miss.
-// The caller holds the connection and must not modify the result. A read
-// inside an idempotent request's transaction may find what the request
-// wrote (Provision's rows are not cached as they are written), so its
-// entry is dropped again if the request rolls back.
+// The caller holds the connection and must not modify the result.
 func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
-	w, ok := s.webhooks[id]
-	if !ok {
-		var err error
-		if w, err = scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String(), owner.String())); err != nil {
-			return nil, err
-		}
-		if r := s.requestOf(ctx); r != nil && r.inTx {
-			s.keep(r, id)
-		}
-		s.webhooks[id] = w
+	w, err := s.webhookByID(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	if w.OwnerID != owner {
 		return nil, notFoundWebhook()
 	}
+	return w, nil
+}
+
+// webhookByID returns the cached webhook id, whoever owns it, reading it
+// on a miss. The caller holds the connection and must not modify the
+// result. A read inside an idempotent request's transaction may find what
+// the request wrote (Provision's rows are not cached as they are written),
+// so its entry is dropped again if the request rolls back.
+func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.Webhook, error) {
+	if w, ok := s.webhooks[id]; ok {
+		return w, nil
+	}
+	w, err := scanSQLiteWebhook(s.findWebhook.QueryRowContext(ctx, id.String()))
+	if err != nil {
+		return nil, err
+	}
+	if r := s.requestOf(ctx); r != nil && r.inTx {
+		s.keep(r, id)
+	}
+	s.webhooks[id] = w
 	return w, nil
 }
 
@@ -658,6 +746,96 @@ func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) erro
 		}
 	}
 	return nil
+}
+
+// ResetAccount implements sentstub.Store. The webhooks' deliveries go with
+// them, by the foreign key's ON DELETE CASCADE. The deleted webhooks leave
+// the cache; the inserted ones are read into it when first used, as
+// Provision's are. The account's stored answers leave the table and, once
+// committed, the in-memory index; claims in flight are left alone. (Inside
+// an idempotent request, which a reset is not meant to run in, the index
+// is left as it is: an entry whose row is gone finds no answer, and the
+// rows come back if the request rolls back.)
+//
+// idempotency_answers has no index on account_id (see its migration), so
+// the delete scans the table: a reset is rare, and storing an answer, which
+// is not, stays an append.
+func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
+	args := make([][]any, len(webhooks))
+	for i := range webhooks {
+		w := &webhooks[i]
+		if w.OwnerID != account {
+			return sentstub.Errorf(sentstub.EINVALID, "webhook %s is not owned by account %s", w.ID, account)
+		}
+		var err error
+		if args[i], err = sqliteWebhookArgs(w); err != nil {
+			return err
+		}
+	}
+	return s.atomic(ctx, func() (func(*sqliteRequest), error) {
+		deleted, err := s.resetAccount(ctx, account, webhooks, args)
+		if err != nil {
+			return nil, err
+		}
+		return func(r *sqliteRequest) {
+			for _, id := range deleted.webhooks {
+				s.uncache(r, id)
+			}
+			if r != nil {
+				return
+			}
+			for _, a := range deleted.answers {
+				if s.answers[a.slot].id == a.id {
+					delete(s.answers, a.slot)
+				}
+			}
+		}, nil
+	})
+}
+
+// resetDeleted is what a reset deleted.
+type resetDeleted struct {
+	webhooks []uuid.UUID
+	answers  []struct{ id, slot int64 }
+}
+
+func (s *SQLiteStore) resetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook, args [][]any) (deleted resetDeleted, err error) {
+	rows, err := s.deleteOwnedWebhooks.QueryContext(ctx, account.String())
+	if err != nil {
+		return deleted, fmt.Errorf("sqlite: reset account: delete webhooks: %w", err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return deleted, fmt.Errorf("sqlite: reset account: delete webhooks: %w", err)
+		}
+		deleted.webhooks = append(deleted.webhooks, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return deleted, fmt.Errorf("sqlite: reset account: delete webhooks: %w", err)
+	}
+	for i := range webhooks {
+		if _, err := s.insertWebhook.ExecContext(ctx, args[i]...); err != nil {
+			return deleted, sqliteProvisionError(fmt.Sprintf("webhook %s", webhooks[i].ID), err)
+		}
+	}
+	if rows, err = s.deleteAccountAnswers.QueryContext(ctx, account.String()); err != nil {
+		return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a struct{ id, slot int64 }
+		if err := rows.Scan(&a.id, &a.slot); err != nil {
+			return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
+		}
+		deleted.answers = append(deleted.answers, a)
+	}
+	if err := rows.Err(); err != nil {
+		return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
+	}
+	return deleted, nil
 }
 
 // sqliteWebhookArgs returns the values of sqliteWebhookColumns for w.

@@ -11,7 +11,8 @@ import (
 )
 
 const sqliteDeliveryColumns = `id, webhook_id, event_id, event_type, event_data, status, attempts,
-	http_status_code, response_body, error_message, processing_started_at, processing_completed_at, created_at`
+	http_status_code, response_body, error_message, processing_started_at, processing_completed_at, created_at,
+	next_attempt_at`
 
 // The statements of the delivery log. In the list and count, ?1 is the
 // webhook, ?2 the search as searchText returns it (empty for none), ?3 the
@@ -19,7 +20,7 @@ const sqliteDeliveryColumns = `id, webhook_id, event_id, event_type, event_data,
 // carries the total, as in sqliteListWebhooks.
 const (
 	sqliteInsertDelivery = `INSERT INTO deliveries (` + sqliteDeliveryColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteDeliveryMatch = `webhook_id = ?1 AND (?2 = '' OR instr(lower(event_type), ?2) > 0
 		OR instr(lower(status), ?2) > 0 OR event_id = ?3)`
 	sqliteListDeliveries = `SELECT ` + sqliteDeliveryColumns + `, (SELECT count(*) FROM deliveries WHERE ` + sqliteDeliveryMatch + `)
@@ -29,18 +30,21 @@ const (
 
 // CreateDelivery implements sentstub.DeliveryStore.
 func (s *SQLiteStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) error {
-	return s.write(ctx, func(*sqliteRequest) error {
-		if _, err := s.insertDelivery.ExecContext(ctx, d.ID.String(), d.WebhookID.String(), d.EventID.String(),
-			d.EventType, nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, d.ResponseBody,
-			d.ErrorMessage, nullableMicros(d.ProcessingStartedAt), nullableMicros(d.ProcessingCompletedAt),
-			d.CreatedAt.UnixMicro()); err != nil {
-			if sqliteIsCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-				return notFoundWebhook()
-			}
-			return fmt.Errorf("sqlite: create delivery: %w", err)
+	return s.write(ctx, func(*sqliteRequest) error { return s.insert(ctx, d) })
+}
+
+// insert adds d to the deliveries table; an unknown webhook is ENOTFOUND.
+func (s *SQLiteStore) insert(ctx context.Context, d *sentstub.Delivery) error {
+	if _, err := s.insertDelivery.ExecContext(ctx, d.ID.String(), d.WebhookID.String(), d.EventID.String(),
+		d.EventType, nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, d.ResponseBody,
+		d.ErrorMessage, nullableMicros(d.ProcessingStartedAt), nullableMicros(d.ProcessingCompletedAt),
+		d.CreatedAt.UnixMicro(), nullableMicros(d.NextAttemptAt)); err != nil {
+		if sqliteIsCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return notFoundWebhook()
 		}
-		return nil
-	})
+		return fmt.Errorf("sqlite: create delivery: %w", err)
+	}
+	return nil
 }
 
 // ListDeliveries implements sentstub.DeliveryStore.
@@ -99,9 +103,10 @@ func scanSQLiteDelivery(row scanner, extra ...any) (*sentstub.Delivery, error) {
 		status             string
 		started, completed *int64
 		created            int64
+		next               *int64
 	)
 	if err := row.Scan(append([]any{&d.ID, &d.WebhookID, &d.EventID, &d.EventType, &d.EventData, &status, &d.Attempts,
-		&d.HTTPStatusCode, &d.ResponseBody, &d.ErrorMessage, &started, &completed, &created}, extra...)...); err != nil {
+		&d.HTTPStatusCode, &d.ResponseBody, &d.ErrorMessage, &started, &completed, &created, &next}, extra...)...); err != nil {
 		return nil, fmt.Errorf("sqlite: read delivery: %w", err)
 	}
 	d.EventData = nonNilBytes(d.EventData) // SQLite reads an empty BLOB as NULL
@@ -109,5 +114,6 @@ func scanSQLiteDelivery(row scanner, extra ...any) (*sentstub.Delivery, error) {
 	d.ProcessingStartedAt = nullableTime(started)
 	d.ProcessingCompletedAt = nullableTime(completed)
 	d.CreatedAt = microsToTime(created)
+	d.NextAttemptAt = nullableTime(next)
 	return &d, nil
 }

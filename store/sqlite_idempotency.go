@@ -55,6 +55,8 @@ const (
 	// Oldest first: answers are appended in the order they are stored.
 	sqliteSweepAnswers = `DELETE FROM idempotency_answers WHERE id IN
 		(SELECT id FROM idempotency_answers ORDER BY id LIMIT ?) AND expires_at <= ? RETURNING id, slot`
+	// ResetAccount's: every answer the account stored, whatever its key.
+	sqliteDeleteAccountAnswers = `DELETE FROM idempotency_answers WHERE account_id = ? RETURNING id, slot`
 )
 
 // slotOf is the index key of (account, key): FNV-1a, 64 bits, as stored.

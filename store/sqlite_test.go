@@ -79,6 +79,39 @@ func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 	}
 }
 
+// A reset deletes the account's stored answers from the in-memory index
+// too, and no one else's.
+func TestSQLiteResetAccountIndex(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.MustOpenSQLite(t)
+	storetest.MustProvisionDemo(t, st, time.Now())
+	acme, globex := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.GlobexOrgID)
+	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+	for _, a := range []struct {
+		account uuid.UUID
+		key     string
+	}{{acme, "a"}, {acme, "b"}, {globex, "a"}} {
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: a.account, Key: a.key,
+			RequestID: "req_" + a.key, Now: t0, LockedUntil: t0.Add(time.Minute)}); err != nil || !claimed {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+		_, run := st.BeginIdempotentRequest(ctx, a.account, a.key, "req_"+a.key)
+		if ok, err := run.Complete(&sentstub.IdempotentResponse{RequestID: "req_" + a.key, Status: 200,
+			Body: []byte(a.key), StoredAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}); err != nil || !ok {
+			t.Fatalf("complete: %v %v", ok, err)
+		}
+	}
+	if n := st.AnswerIndexSize(); n != 3 {
+		t.Fatalf("the index holds %d answers, want 3", n)
+	}
+	if err := st.ResetAccount(ctx, acme, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.AnswerIndexSize(); n != 1 {
+		t.Errorf("after a reset of Acme, the index holds %d answers, want Globex's 1", n)
+	}
+}
+
 // crashDBEnv names the database that TestSQLiteCrashInsideRequest's child
 // process writes into before it kills itself.
 const crashDBEnv = "SENTSTUB_TEST_CRASH_DB"

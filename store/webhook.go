@@ -89,6 +89,22 @@ func notFoundAccount() error {
 	return &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Account not found"}
 }
 
+func notFoundDelivery() error {
+	return &sentstub.Error{Code: sentstub.ENOTFOUND, Message: "Delivery not found"}
+}
+
+// leaseLost is FinishDelivery's answer when the delivery's lease is not the
+// caller's any more: it ended and another claim took the delivery, or the
+// delivery was dropped or finished meanwhile.
+func leaseLost() error {
+	return &sentstub.Error{Code: sentstub.ECONFLICT, Message: "The delivery is no longer leased to this dispatcher"}
+}
+
+// droppedReason is the error_message of the pending deliveries that
+// FinishDelivery drops (as sentstub.Delivery.Drop would) when the attempt
+// it records disables their webhook.
+var droppedReason = fmt.Sprintf("dropped: the webhook was disabled after %d consecutive failures", sentstub.AutoDisableAfter)
+
 // checkPage rejects a page the filters' contract rules out, which the two
 // stores would otherwise answer differently (SQLite reads a negative LIMIT
 // as none, PostgreSQL fails).

@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 	t.Run("DeleteWebhook", func(t *testing.T) { testDeleteWebhook(t, open(t)) })
 	t.Run("ListWebhooks", func(t *testing.T) { testListWebhooks(t, open(t)) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open(t)) })
+	t.Run("Outbox", func(t *testing.T) { runOutbox(t, open) })
+	t.Run("ResetAccount", func(t *testing.T) { testResetAccount(t, open(t)) })
 	t.Run("Idempotency", func(t *testing.T) { runIdempotency(t, open) })
 	t.Run("RequestWebhookWrites", func(t *testing.T) { runRequestWebhookWrites(t, open) })
 	t.Run("Ping", func(t *testing.T) {

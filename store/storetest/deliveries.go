@@ -72,9 +72,11 @@ func assertDelivery(t *testing.T, got, want *sentstub.Delivery) {
 	assertTime(t, "created_at", &got.CreatedAt, &want.CreatedAt)
 	assertTime(t, "processing_started_at", got.ProcessingStartedAt, want.ProcessingStartedAt)
 	assertTime(t, "processing_completed_at", got.ProcessingCompletedAt, want.ProcessingCompletedAt)
+	assertTime(t, "next_attempt_at", got.NextAttemptAt, want.NextAttemptAt)
 	g, w := *got, *want
 	g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
 	g.ProcessingStartedAt, w.ProcessingStartedAt, g.ProcessingCompletedAt, w.ProcessingCompletedAt = nil, nil, nil, nil
+	g.NextAttemptAt, w.NextAttemptAt = nil, nil
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("delivery =\n%+v\nwant\n%+v", g, w)
 	}

@@ -1,0 +1,15 @@
+-- The delivery log is also the outbox of deliveries to make. A pending
+-- delivery is due at next_attempt_at (NULL once it is over, and for rows
+-- from before this migration, which are never due). A dispatcher that
+-- claims it sets lease, a random token, and leased_until: until then
+-- nobody else claims it.
+ALTER TABLE deliveries
+    ADD COLUMN next_attempt_at timestamptz,
+    ADD COLUMN lease           uuid,
+    ADD COLUMN leased_until    timestamptz;
+
+-- The claim reads the pending deliveries in the order they are due; the
+-- index holds those alone, so it stays as small as the outbox while the
+-- log grows. Dropping a webhook's pending deliveries uses
+-- deliveries_webhook_created.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status = 'pending';
