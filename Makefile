@@ -56,7 +56,8 @@ test: check-generated lint
 
 ## bench: the in-process pipeline, the idempotency store with a million keys, SQLite's cost of a second page, loopback round trips and throughput
 bench:
-	$(GO) test -run '^$$' -bench 'Toggle' -benchmem -count 3 ./server/
+	$(GO) test -run '^$$' -bench 'Toggle|Retrieve|List20' -benchmem -count 3 ./server/
+	$(GO) test -run '^$$' -bench 'Deliveries' -benchtime 3000x -count 2 ./server/
 	$(GO) test -run '^$$' -bench 'KeyedToggle|SQLitePages' -benchmem -count 1 ./store/
 	$(GO) test -run '^$$' -bench 'RoundTrip' -count 3 ./server/
 	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 1x -count 1 ./server/

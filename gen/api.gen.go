@@ -150,6 +150,16 @@ func (e ToggleWebhookStatusParamsXSentstubSimulate) Valid() bool {
 	}
 }
 
+// AccountResetResponse defines model for AccountResetResponse.
+type AccountResetResponse struct {
+	Success bool         `json:"success"`
+	Data    ResetAccount `json:"data"`
+
+	// Error Always null in a successful response.
+	Error *NoError `json:"error"`
+	Meta  Meta     `json:"meta"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	DisplayName string `json:"display_name"`
@@ -165,6 +175,27 @@ type CreateWebhookRequest struct {
 
 	// Sandbox Validate and answer a realistic fake without saving anything.
 	Sandbox *bool `json:"sandbox,omitempty"`
+}
+
+// EmitEventRequest defines model for EmitEventRequest.
+type EmitEventRequest struct {
+	// Type The full event type, `<family>.<sub-type>`, such as `message.delivered`.
+	//
+	// Example: message.delivered
+	Type string `json:"type"`
+
+	// Data The event's data, delivered as the body's `data`; `{}` when omitted.
+	Data stdjson.RawMessage `json:"data,omitempty"`
+}
+
+// EmittedEvent defines model for EmittedEvent.
+type EmittedEvent struct {
+	// ID The event's id, the body's `id` and `x-webhook-event-id` of every delivery.
+	ID   openapi_types.UUID `json:"id"`
+	Type string             `json:"type"`
+
+	// WebhookIds The webhooks the event is delivered to.
+	WebhookIds []openapi_types.UUID `json:"webhook_ids"`
 }
 
 // ErrorDetail defines model for ErrorDetail.
@@ -185,6 +216,16 @@ type ErrorResponse struct {
 	Data  *NoData     `json:"data"`
 	Error ErrorDetail `json:"error"`
 	Meta  Meta        `json:"meta"`
+}
+
+// EventAcceptedResponse defines model for EventAcceptedResponse.
+type EventAcceptedResponse struct {
+	Success bool         `json:"success"`
+	Data    EmittedEvent `json:"data"`
+
+	// Error Always null in a successful response.
+	Error *NoError `json:"error"`
+	Meta  Meta     `json:"meta"`
 }
 
 // EventFilters Sub-types (bare words such as `delivered`) to deliver, by subscribed family; null delivers every event of the subscribed families.
@@ -250,6 +291,14 @@ type Pagination struct {
 		After  *string `json:"after,omitempty"`
 		Before *string `json:"before,omitempty"`
 	} `json:"cursors"`
+}
+
+// ResetAccount defines model for ResetAccount.
+type ResetAccount struct {
+	AccountID openapi_types.UUID `json:"account_id"`
+
+	// WebhookIds The account's webhooks now, as the fixtures define them.
+	WebhookIds []openapi_types.UUID `json:"webhook_ids"`
 }
 
 // SandboxRequest defines model for SandboxRequest.
@@ -467,11 +516,17 @@ type SentstubSimulate string
 // WebhookID defines model for WebhookID.
 type WebhookID = openapi_types.UUID
 
+// AccountReset defines model for AccountReset.
+type AccountReset = AccountResetResponse
+
 // BadRequest defines model for BadRequest.
 type BadRequest = ErrorResponse
 
 // Conflict defines model for Conflict.
 type Conflict = ErrorResponse
+
+// EventAccepted defines model for EventAccepted.
+type EventAccepted = EventAcceptedResponse
 
 // EventTypeListOK defines model for EventTypeListOK.
 type EventTypeListOK = EventTypeListResponse
@@ -514,6 +569,27 @@ type WebhookListOK = WebhookListResponse
 
 // WebhookOK defines model for WebhookOK.
 type WebhookOK = WebhookResponse
+
+// EmitEventParams defines parameters for EmitEvent.
+type EmitEventParams struct {
+	// IdempotencyKey Unique key to ensure idempotent request processing. Must be 1-255
+	// alphanumeric characters, hyphens, or underscores. Responses are cached
+	// for 24 hours per key per customer. A malformed key is 400 VALIDATION_007.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XProfileID Profile UUID to scope the request to a child profile. Only organization
+	// API keys can use this header. The profile must belong to the calling
+	// organization.
+	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+}
+
+// ResetAccountParams defines parameters for ResetAccount.
+type ResetAccountParams struct {
+	// XProfileID Profile UUID to scope the request to a child profile. Only organization
+	// API keys can use this header. The profile must belong to the calling
+	// organization.
+	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+}
 
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
@@ -656,6 +732,9 @@ type ToggleWebhookStatusParams struct {
 // ToggleWebhookStatusParamsXSentstubSimulate defines parameters for ToggleWebhookStatus.
 type ToggleWebhookStatusParamsXSentstubSimulate string
 
+// EmitEventJSONRequestBody defines body for EmitEvent for application/json ContentType.
+type EmitEventJSONRequestBody = EmitEventRequest
+
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
 
@@ -744,6 +823,47 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// EmitEventWithBody Emit an event (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+	// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+	// a message, template, contact, channel, link or call event: every
+	// active webhook of the account whose `event_types` include the type's
+	// family (`messages` counts as `message`) and whose `event_filters`, when
+	// not null, list its sub-type gets a signed delivery, in the background,
+	// retried on schedule. The answer names the webhooks the event goes to.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+	EmitEventWithBody(ctx context.Context, params *EmitEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EmitEvent Emit an event (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+	// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+	// a message, template, contact, channel, link or call event: every
+	// active webhook of the account whose `event_types` include the type's
+	// family (`messages` counts as `message`) and whose `event_filters`, when
+	// not null, list its sub-type gets a signed delivery, in the background,
+	// retried on schedule. The answer names the webhooks the event goes to.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+	EmitEvent(ctx context.Context, params *EmitEventParams, body EmitEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResetAccount Reset an account to its fixtures (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Restores the calling account
+	// (or, with `x-profile-id`, that profile) to what the fixtures define: its
+	// webhooks are replaced by the fixture's, which clears their delivery
+	// logs and pending deliveries, and the idempotent answers stored for it
+	// are forgotten. Other accounts are untouched.
+	//
+	// Corresponds with POST /_sentstub/v1/reset (the `ResetAccount` operationId).
+	ResetAccount(ctx context.Context, params *ResetAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealthz Liveness of the stub process
 	//
@@ -948,6 +1068,77 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v3/webhooks/{id}/toggle-status (the `ToggleWebhookStatus` operationId).
 	ToggleWebhookStatus(ctx context.Context, id WebhookID, params *ToggleWebhookStatusParams, body ToggleWebhookStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// EmitEventWithBody Emit an event (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+// a message, template, contact, channel, link or call event: every
+// active webhook of the account whose `event_types` include the type's
+// family (`messages` counts as `message`) and whose `event_filters`, when
+// not null, list its sub-type gets a signed delivery, in the background,
+// retried on schedule. The answer names the webhooks the event goes to.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+func (c *Client) EmitEventWithBody(ctx context.Context, params *EmitEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEmitEventRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EmitEvent Emit an event (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+// a message, template, contact, channel, link or call event: every
+// active webhook of the account whose `event_types` include the type's
+// family (`messages` counts as `message`) and whose `event_filters`, when
+// not null, list its sub-type gets a signed delivery, in the background,
+// retried on schedule. The answer names the webhooks the event goes to.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+func (c *Client) EmitEvent(ctx context.Context, params *EmitEventParams, body EmitEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEmitEventRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResetAccount Reset an account to its fixtures (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Restores the calling account
+// (or, with `x-profile-id`, that profile) to what the fixtures define: its
+// webhooks are replaced by the fixture's, which clears their delivery
+// logs and pending deliveries, and the idempotent answers stored for it
+// are forgotten. Other accounts are untouched.
+//
+// Corresponds with POST /_sentstub/v1/reset (the `ResetAccount` operationId).
+func (c *Client) ResetAccount(ctx context.Context, params *ResetAccountParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResetAccountRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetHealthz Liveness of the stub process
@@ -1332,6 +1523,114 @@ func (c *Client) ToggleWebhookStatus(ctx context.Context, id WebhookID, params *
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewEmitEventRequest calls the generic EmitEvent builder with application/json body
+func NewEmitEventRequest(server string, params *EmitEventParams, body EmitEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewEmitEventRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewEmitEventRequestWithBody constructs an http.Request for the EmitEvent method, with any body, and a specified content type
+func NewEmitEventRequestWithBody(server string, params *EmitEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_sentstub/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XProfileID != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "x-profile-id", *params.XProfileID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: "uuid"})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewResetAccountRequest constructs an http.Request for the ResetAccount method
+func NewResetAccountRequest(server string, params *ResetAccountParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_sentstub/v1/reset")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XProfileID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "x-profile-id", *params.XProfileID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: "uuid"})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("x-profile-id", headerParam0)
+		}
+
+	}
+
+	return req, nil
 }
 
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
@@ -2168,6 +2467,49 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// EmitEventWithBodyWithResponse Emit an event (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+	// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+	// a message, template, contact, channel, link or call event: every
+	// active webhook of the account whose `event_types` include the type's
+	// family (`messages` counts as `message`) and whose `event_filters`, when
+	// not null, list its sub-type gets a signed delivery, in the background,
+	// retried on schedule. The answer names the webhooks the event goes to.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+	EmitEventWithBodyWithResponse(ctx context.Context, params *EmitEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EmitEventResponse, error)
+
+	// EmitEventWithResponse Emit an event (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+	// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+	// a message, template, contact, channel, link or call event: every
+	// active webhook of the account whose `event_types` include the type's
+	// family (`messages` counts as `message`) and whose `event_filters`, when
+	// not null, list its sub-type gets a signed delivery, in the background,
+	// retried on schedule. The answer names the webhooks the event goes to.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+	EmitEventWithResponse(ctx context.Context, params *EmitEventParams, body EmitEventJSONRequestBody, reqEditors ...RequestEditorFn) (*EmitEventResponse, error)
+
+	// ResetAccountWithResponse Reset an account to its fixtures (stub only)
+	//
+	// Stub only: api.sent.dm does not serve it. Restores the calling account
+	// (or, with `x-profile-id`, that profile) to what the fixtures define: its
+	// webhooks are replaced by the fixture's, which clears their delivery
+	// logs and pending deliveries, and the idempotent answers stored for it
+	// are forgotten. Other accounts are untouched.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_sentstub/v1/reset (the `ResetAccount` operationId).
+	ResetAccountWithResponse(ctx context.Context, params *ResetAccountParams, reqEditors ...RequestEditorFn) (*ResetAccountResponse, error)
+
 	// GetHealthzWithResponse Liveness of the stub process
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2387,6 +2729,320 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v3/webhooks/{id}/toggle-status (the `ToggleWebhookStatus` operationId).
 	ToggleWebhookStatusWithResponse(ctx context.Context, id WebhookID, params *ToggleWebhookStatusParams, body ToggleWebhookStatusJSONRequestBody, reqEditors ...RequestEditorFn) (*ToggleWebhookStatusResponse, error)
+}
+
+// EmitEventResponse202Headers the declared response headers of an HTTP 202 response for EmitEvent
+type EmitEventResponse202Headers struct {
+	IdempotentReplayed *string
+	XAPIVersion        string
+	XOriginalRequestID *string
+	XRequestID         string
+	XResponseTime      string
+	XSandbox           *string
+}
+
+// EmitEventResponse400Headers the declared response headers of an HTTP 400 response for EmitEvent
+type EmitEventResponse400Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse401Headers the declared response headers of an HTTP 401 response for EmitEvent
+type EmitEventResponse401Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse403Headers the declared response headers of an HTTP 403 response for EmitEvent
+type EmitEventResponse403Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse405Headers the declared response headers of an HTTP 405 response for EmitEvent
+type EmitEventResponse405Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse409Headers the declared response headers of an HTTP 409 response for EmitEvent
+type EmitEventResponse409Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse413Headers the declared response headers of an HTTP 413 response for EmitEvent
+type EmitEventResponse413Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse500Headers the declared response headers of an HTTP 500 response for EmitEvent
+type EmitEventResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse503Headers the declared response headers of an HTTP 503 response for EmitEvent
+type EmitEventResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+type EmitEventResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *EventAccepted
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *EmitEventResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EmitEventResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EmitEventResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EmitEventResponse403Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *EmitEventResponse405Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *EmitEventResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *EmitEventResponse413Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EmitEventResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EmitEventResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r EmitEventResponse) GetJSON202() *EventAccepted {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EmitEventResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EmitEventResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EmitEventResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r EmitEventResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r EmitEventResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r EmitEventResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EmitEventResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EmitEventResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EmitEventResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EmitEventResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EmitEventResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EmitEventResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResetAccountResponse200Headers the declared response headers of an HTTP 200 response for ResetAccount
+type ResetAccountResponse200Headers struct {
+	IdempotentReplayed *string
+	XAPIVersion        string
+	XOriginalRequestID *string
+	XRequestID         string
+	XResponseTime      string
+	XSandbox           *string
+}
+
+// ResetAccountResponse400Headers the declared response headers of an HTTP 400 response for ResetAccount
+type ResetAccountResponse400Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse401Headers the declared response headers of an HTTP 401 response for ResetAccount
+type ResetAccountResponse401Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse403Headers the declared response headers of an HTTP 403 response for ResetAccount
+type ResetAccountResponse403Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse405Headers the declared response headers of an HTTP 405 response for ResetAccount
+type ResetAccountResponse405Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse500Headers the declared response headers of an HTTP 500 response for ResetAccount
+type ResetAccountResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+type ResetAccountResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccountReset
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON405 the response for an HTTP 405 `application/json` response
+	JSON405 *MethodNotAllowed
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ResetAccountResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResetAccountResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResetAccountResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ResetAccountResponse403Headers
+	// Headers405 the parsed response headers for an HTTP 405 response
+	Headers405 *ResetAccountResponse405Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ResetAccountResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResetAccountResponse) GetJSON200() *AccountReset {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResetAccountResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResetAccountResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ResetAccountResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON405 returns the response for an HTTP 405 `application/json` response
+func (r ResetAccountResponse) GetJSON405() *MethodNotAllowed {
+	return r.JSON405
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResetAccountResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ResetAccountResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResetAccountResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResetAccountResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResetAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetHealthzResponse struct {
@@ -4185,6 +4841,67 @@ func (r ToggleWebhookStatusResponse) ContentType() string {
 	return ""
 }
 
+// EmitEventWithBodyWithResponse Emit an event (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+// a message, template, contact, channel, link or call event: every
+// active webhook of the account whose `event_types` include the type's
+// family (`messages` counts as `message`) and whose `event_filters`, when
+// not null, list its sub-type gets a signed delivery, in the background,
+// retried on schedule. The answer names the webhooks the event goes to.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+func (c *ClientWithResponses) EmitEventWithBodyWithResponse(ctx context.Context, params *EmitEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*EmitEventResponse, error) {
+	rsp, err := c.EmitEventWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEmitEventResponse(rsp)
+}
+
+// EmitEventWithResponse Emit an event (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Emits an event of the calling
+// account (or, with `x-profile-id`, of that profile) as sent.dm would on
+// a message, template, contact, channel, link or call event: every
+// active webhook of the account whose `event_types` include the type's
+// family (`messages` counts as `message`) and whose `event_filters`, when
+// not null, list its sub-type gets a signed delivery, in the background,
+// retried on schedule. The answer names the webhooks the event goes to.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_sentstub/v1/events (the `EmitEvent` operationId).
+func (c *ClientWithResponses) EmitEventWithResponse(ctx context.Context, params *EmitEventParams, body EmitEventJSONRequestBody, reqEditors ...RequestEditorFn) (*EmitEventResponse, error) {
+	rsp, err := c.EmitEvent(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEmitEventResponse(rsp)
+}
+
+// ResetAccountWithResponse Reset an account to its fixtures (stub only)
+//
+// Stub only: api.sent.dm does not serve it. Restores the calling account
+// (or, with `x-profile-id`, that profile) to what the fixtures define: its
+// webhooks are replaced by the fixture's, which clears their delivery
+// logs and pending deliveries, and the idempotent answers stored for it
+// are forgotten. Other accounts are untouched.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_sentstub/v1/reset (the `ResetAccount` operationId).
+func (c *ClientWithResponses) ResetAccountWithResponse(ctx context.Context, params *ResetAccountParams, reqEditors ...RequestEditorFn) (*ResetAccountResponse, error) {
+	rsp, err := c.ResetAccount(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResetAccountResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness of the stub process
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4511,6 +5228,557 @@ func (c *ClientWithResponses) ToggleWebhookStatusWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseToggleWebhookStatusResponse(rsp)
+}
+
+// ParseEmitEventResponse parses an HTTP response from a EmitEventWithResponse call
+func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EmitEventResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest EventAccepted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 202:
+		var headers EmitEventResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Original-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Original-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOriginalRequestID = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		if values := rsp.Header.Values("X-Sandbox"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Sandbox", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XSandbox = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers EmitEventResponse400Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers EmitEventResponse401Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EmitEventResponse403Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 405:
+		var headers EmitEventResponse405Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 409:
+		var headers EmitEventResponse409Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers EmitEventResponse413Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 500:
+		var headers EmitEventResponse500Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers EmitEventResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResetAccountResponse parses an HTTP response from a ResetAccountWithResponse call
+func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResetAccountResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccountReset
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 405:
+		var dest MethodNotAllowed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON405 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ResetAccountResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Original-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Original-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XOriginalRequestID = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		if values := rsp.Header.Values("X-Sandbox"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Sandbox", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XSandbox = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ResetAccountResponse400Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ResetAccountResponse401Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ResetAccountResponse403Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 405:
+		var headers ResetAccountResponse405Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers405 = &headers
+	case rsp.StatusCode == 500:
+		var headers ResetAccountResponse500Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
@@ -7625,6 +8893,12 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// EmitEvent Emit an event (stub only)
+	// (POST /_sentstub/v1/events)
+	EmitEvent(ctx echo.Context, params EmitEventParams) error
+	// ResetAccount Reset an account to its fixtures (stub only)
+	// (POST /_sentstub/v1/reset)
+	ResetAccount(ctx echo.Context, params ResetAccountParams) error
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
@@ -7669,6 +8943,79 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// EmitEvent converts echo context to params.
+func (w *ServerInterfaceWrapper) EmitEvent(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params EmitEventParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+	// ------------- Optional header parameter "x-profile-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-profile-id")]; found {
+		var XProfileID ProfileID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-profile-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-profile-id", valueList[0], &XProfileID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-profile-id: %s", err))
+		}
+
+		params.XProfileID = &XProfileID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.EmitEvent(ctx, params)
+	return err
+}
+
+// ResetAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) ResetAccount(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResetAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "x-profile-id" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("x-profile-id")]; found {
+		var XProfileID ProfileID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for x-profile-id, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "x-profile-id", valueList[0], &XProfileID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uuid"})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter x-profile-id: %s", err))
+		}
+
+		params.XProfileID = &XProfileID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResetAccount(ctx, params)
+	return err
 }
 
 // GetHealthz converts echo context to params.
@@ -8246,10 +9593,26 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v3/webhooks/:id/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.POST(options.BaseURL+"/v3/webhooks/:id/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
 	router.PATCH(options.BaseURL+"/v3/webhooks/:id/toggle-status", wrapper.ToggleWebhookStatus, options.OperationMiddlewares["toggleWebhookStatus"]...)
+	router.POST(options.BaseURL+"/_sentstub/v1/events", wrapper.EmitEvent, options.OperationMiddlewares["emitEvent"]...)
+	router.POST(options.BaseURL+"/_sentstub/v1/reset", wrapper.ResetAccount, options.OperationMiddlewares["resetAccount"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 
+}
+
+type AccountResetResponseHeaders struct {
+	IdempotentReplayed *string
+	XAPIVersion        string
+	XOriginalRequestID *string
+	XRequestID         string
+	XResponseTime      string
+	XSandbox           *string
+}
+type AccountResetJSONResponse struct {
+	Body AccountResetResponse
+
+	Headers AccountResetResponseHeaders
 }
 
 type BadRequestResponseHeaders struct {
@@ -8272,6 +9635,20 @@ type ConflictJSONResponse struct {
 	Body ErrorResponse
 
 	Headers ConflictResponseHeaders
+}
+
+type EventAcceptedResponseHeaders struct {
+	IdempotentReplayed *string
+	XAPIVersion        string
+	XOriginalRequestID *string
+	XRequestID         string
+	XResponseTime      string
+	XSandbox           *string
+}
+type EventAcceptedJSONResponse struct {
+	Body EventAcceptedResponse
+
+	Headers EventAcceptedResponseHeaders
 }
 
 type EventTypeListOKResponseHeaders struct {
@@ -8461,6 +9838,296 @@ type WebhookOKJSONResponse struct {
 	Body WebhookResponse
 
 	Headers WebhookOKResponseHeaders
+}
+
+type EmitEventRequestObject struct {
+	Params EmitEventParams
+	Body   *EmitEventJSONRequestBody
+}
+
+type EmitEventResponseObject interface {
+	VisitEmitEventResponse(w http.ResponseWriter) error
+}
+
+type EmitEvent202JSONResponse struct{ EventAcceptedJSONResponse }
+
+func (response EmitEvent202JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XOriginalRequestID != nil {
+		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	if response.Headers.XSandbox != nil {
+		w.Header().Set("X-Sandbox", fmt.Sprint(*response.Headers.XSandbox))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response EmitEvent400JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response EmitEvent401JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response EmitEvent403JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response EmitEvent405JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response EmitEvent409JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response EmitEvent413JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response EmitEvent500JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response EmitEvent503JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccountRequestObject struct {
+	Params ResetAccountParams
+}
+
+type ResetAccountResponseObject interface {
+	VisitResetAccountResponse(w http.ResponseWriter) error
+}
+
+type ResetAccount200JSONResponse struct{ AccountResetJSONResponse }
+
+func (response ResetAccount200JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XOriginalRequestID != nil {
+		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	if response.Headers.XSandbox != nil {
+		w.Header().Set("X-Sandbox", fmt.Sprint(*response.Headers.XSandbox))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ResetAccount400JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ResetAccount401JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ResetAccount403JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount405JSONResponse struct{ MethodNotAllowedJSONResponse }
+
+func (response ResetAccount405JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ResetAccount500JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type GetHealthzRequestObject struct {
@@ -10153,6 +11820,12 @@ func (response ToggleWebhookStatus503JSONResponse) VisitToggleWebhookStatusRespo
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// EmitEvent Emit an event (stub only)
+	// (POST /_sentstub/v1/events)
+	EmitEvent(ctx context.Context, request EmitEventRequestObject) (EmitEventResponseObject, error)
+	// ResetAccount Reset an account to its fixtures (stub only)
+	// (POST /_sentstub/v1/reset)
+	ResetAccount(ctx context.Context, request ResetAccountRequestObject) (ResetAccountResponseObject, error)
 	// GetHealthz Liveness of the stub process
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
@@ -10204,6 +11877,79 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// EmitEvent operation middleware
+func (sh *strictHandler) EmitEvent(ctx echo.Context, params EmitEventParams) error {
+	var request EmitEventRequestObject
+
+	request.Params = params
+
+	var body EmitEventJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.EmitEvent(ctx.Request().Context(), request.(EmitEventRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EmitEvent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(EmitEventResponseObject); ok {
+		return validResponse.VisitEmitEventResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResetAccount operation middleware
+func (sh *strictHandler) ResetAccount(ctx echo.Context, params ResetAccountParams) error {
+	var request ResetAccountRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResetAccount(ctx.Request().Context(), request.(ResetAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResetAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResetAccountResponseObject); ok {
+		return validResponse.VisitResetAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // GetHealthz operation middleware
@@ -10664,131 +12410,145 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id WebhookID, par
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lcxs38udX6ZrdK0uVIUXqEcdUbf1LsZWNLrbssuTN3po6DTgDilgPgQmAkcTo+N2v0ADmxeFDsuI4",
-	"tlOVMkUOMECj+4fuRnfjLojFNBOccq2CwV0woSShEj+eJHSaCU257rylWUpmNDFfJ1TFkmWaCR4MgjeS",
-	"Kso13EwoBz2hIKnKBFcUmMK/lRaSJkC4uqEStADCgRKZMipB0t9yqjTcMD2xD5MpheK98azzC511gzBQ",
-	"8YROiXk75fk0GLwPtMxpcBEGepbRYBAoLRm/CubzMPh35+jNSedfVCocYXPA5xMKR29O4No+AHpCtBsd",
-	"Tcy7zKCYNHM172h79/Xesje/luyKcZJ23tqZdU5aSPaaAwGJFA0dySwZWAJiXPvmZiJUnaTSrUSdKhnR",
-	"mkrT+f+V9LfL90ed/5DO773Os4vv/h60D3XVCM8n+CZ84IkClhwC/S0nqYJoSjXpup8uWRIBvY1ppkGU",
-	"k1pNxAcN1c6/c86mtGW0bEpBZYYLFZXXjF9VaRgC4zBlacoUjQVPlOU2AjlneuOhvscBbg2HXftp+3+m",
-	"atlwzwhPRuJ2uawIDso+4wepDoELPTFDvyEKbiTTmvL7cf48DDIiyZTqpvzGs1/obHE47zj7Lafwgc6M",
-	"WFKuckmBFUJfMGEmRUyVYvyqC69ypWFEod/ZPTgYcpJmE8LzKZUshnhCJInN20OYzLIJ5SoEISHnBlFi",
-	"Ianqgl9LBURSiEk8ocmQj4WE3X2YiFwqyKjEQZl/41xpMaWyC0cwJelYyClN8FemYL/Xg38dvTx5cXR+",
-	"8vr0std72h3yIAzoLZlmqSGO4TAyivu7e5eSajnrB2HAzNwtzAVhwIlhqaCBOTXCT8ntS8qv9CQY7B4c",
-	"hMGUcf93P6wxCen8ftT5T6/z7LKzjJvfkCvaDkoZuaIWHw0WhTCWYgr9bnU+fTf633IqZ+XgTcuVjDwl",
-	"t2xquKffw/9wDu6bYpCMa3pFZTHKM/Z7y0h/FjcwJXwGTNOpAmKHPRFpokLom/H3e73aoHd7y0d9qcxL",
-	"Nh36+mFLMWYpPXnRJnv4E7x7d/LCjFLFIqM1rDWkh3jC0sRwvHm4C695OgMhrwhnvxPT05CbveMDnSmI",
-	"CYdcmT6YAstPXcCFdK+aWllJhQEkge+KSZoyfjXk1T4t07ay5W3HddZhSY0njSAQHQyCPMdfFhntjBIZ",
-	"TxYJcQQp01SSFFQ+ss+b0U2JjichsCsu8KuYKNoN2ldO2a5XyUjbeLhWOh+9oClpAaMznY9AGHJvkYx1",
-	"DU52k6kdD1XA9PYAKSgyKpFqoMkHqiz1DYlDyLMh1wL2eioEJezGHqfMvBcXS+MqsykVuVZAeAKx4HEu",
-	"ZQXs1JDj9iD4oh4Cr6q7iJDgPg4gOuj1pioKIXqqohXL+e+Op0LHkmHVbnPXDw/mW1P1/9T234NVFD1j",
-	"0zwlmj6MqFPyoS4HY8JSIGrIMymSPEZax4R3ITKiJjlJL6mUQkbNBTENVQgHvd6Qn5yeH789PXp52ev1",
-	"TcuSlJc5J9eEpWSUUtdF5VerLgJTQ56IG25624Oz47f/Onl+bPoKcd3q700EVWb7BJlz2MLp2i2eD3lj",
-	"Dbc3W5yCom37b50Kprf2ybXriL/S0USID20QZbDjxv6MSlcNRYNkf3xAvh897cQ/JM86+7Q37pD+aLcT",
-	"7yX79GD8PXk6+sFPLSN6Uk4MAWI5wq6BkjC47ShPGMavScqSzpQqhRtZcGK/8QOHkxdgO+zidL3qigrJ",
-	"jyRxWqf5KxbcqBnmI8mylMW4mjv/VVZrL2Z+FyREk2DA8zQNA0t0bJ6Y99f2f7O9J1QbPvTPJyK+zGVq",
-	"1lvrTA12dhIRKy8KO9id2lnoZbMJmuc0ErHUiJ3W8fTfz37/Jdv974sbQ1I2pUqTaRYMgt3e7ved3l6n",
-	"3z/f7Q8OeoP9Z93vf3jae7a7912vN+j1gjC49saLMTXmYaDy2GhgwWBMUkXn1dX7u6TjYBD8bac043bs",
-	"r2rn2EzOK1xWQ1zkuML4UKWCNYCoTpHISlTkiBuZHZAmMJrBmNE0GfKtaDmdIvMBCIxIAizZRp2w3v9T",
-	"98iQlzpeQ3IPQRidCDtCIE9oyq6pnIUQ/fju7OT0+OzsstfvRUMeORkzU2KcxJpdU4fKFet2wUxso6R7",
-	"fqf+cIv9tLpx5dl2g2Zd8+rjuI7PBR+nLH5EQXr++vSnlyfPzz9GjBp9lEJ01DT1mWousFktkkpKkhmM",
-	"qFFBnN1Bk7++oEVVykQDNJU3cH0YmijN0hQYH5oFv5poIGNNJTa5IUx/YXx9fE25Pp9l9CVT+vUvG7D3",
-	"hitU7XcdJFLzMJh9UIWIcWTKUnRrrPeOrZpxW5M2h9U9V2yJ02l1L22N/uT1b/hOVrf1D+IS/iTkiCUJ",
-	"5Y8Hh0fvzn++7PX2HwqFlfZVXULl4zGLjU0CGZVTpswyqi8A4Px8Edy8BfyBzgA9XlU7Fvd/XbGTmdXe",
-	"yZBb69v5QJ2tDIum8heDdifOlDgume8xsG7dYh1xyDm9zWisaQLIsLAVVU22aLsLp84h6e0ds04JU3Eq",
-	"FE0Om47rMTNGsV23XFFg9jRAUXlN5RNjol91v6Sle0X1RCSnQh+lqbix2P9pVs/6CvUE6C1TWsEo1yg/",
-	"pWY1xbHBVlOJ3/6iVuBUPC/pXSfRC8HpIXABI5F827c/3337VOifRM6Tx9u23x6fvX73Fn1FPzx06270",
-	"UW7f3q400jbGcT/yvv3Dn+IB8BZ74UdDYDG7tHVeK3sqIfSkciADW1GVTgvY8k3M/gjMe0NmqSDJuRAv",
-	"ibQHSZ9u0/G7vQFVowyIayqhD6/Yj1/6VnNG5TWL6buKc/fREKvi3H4oYNW7KPHqOYmdCsZiCtpIlySS",
-	"pTOouqn/+rZHZf4rThSqk66rrzcEcW/I6S2Nc02TL8zMOGNXnPGrMxpL+phOlVq/69CD0xtQtgEobIGR",
-	"GeM8Tb9tHZ+thnZO0V2Wp4/JN06Pcn0v5ZpfJ0SjnNb8/Vbz+sYyny3LvOMk1xMh2e80eXR/XP8j/XH1",
-	"DfKdorJwP+V6Qrk2w/sSThwM5N52SMY6H+jMhafgGR/DSC7Y8h67frRtg7Q+cHHDy+93vzAdzoHOc0lx",
-	"gR8ZyzbZ/ZydFVpPDdMKIrchXtoNMfq2IX726ObWG8+THvmMqtn1SheujbtzrvIyaqTYJRf9rd+46LPj",
-	"oj+GgTbnHcc36hunfO6cshGXLKhS2EIZm5Zd08sxYWkuqQoGvTCI7T54iZFfVnHpd/oH5/3eYM+oKoXC",
-	"kjBl1vPSBZO9lkaROBWajd3rVRAGlCeZYFw3FDE3oG4spjue13aERD4LAzxmvxyz1AasO70Pv8Sz92Dw",
-	"3utq5nFNp1lKNFXBRRigMrZpSJy6tEFATskKg5Qofemh8pJo07VGUthB4O9OMxvnafVR/wiGk1/GIjfL",
-	"sRcG9Z3cP+WiTS9dpGgw2OuFQZ4lTdLvdnr9896zQa9C+nmhBNu+HlEf7e2u10e1zDdXRzfUguoa0IL2",
-	"w7+pPp8vFBW8gOti1ehi2YugzkyKjErNbMBnHTvWZVLUA0/D4LaDUBEM+vMmwtwtnmiTkRJprikY8DEW",
-	"DYIQvHv78hBSIbIRiT9g8HAm2TXRFEiSSKp8Jgqxx7iG/aqj7O3/UE/xmPx88V6f2/+zNxfv1dnF/wx2",
-	"doIVw9+dL2DdXUDS9PU4GLzfIGzpJ9dqfhEGRkSs/9mG8RYv2Z83sLMtuhgDmRjFAx2HaYcQvR96mB0G",
-	"F5HN5BNTprUlByZ6bBxfdUosk00ZP7ENy5UlUmLMezHovXkDSM2gxyRPLaYWuR8HKzM/Kh0eGC6tpl+5",
-	"zhzu1ynyL5KyBDmBF/mJBCQlKVOaxTAmHygilcg1KIKJZYTPMCqiWy74SIiUEl4dxtN5C/RX59arTK6/",
-	"W01sOVg1ve9tSLWP5H5fF7CGkJTh52L0XxprsyroNniB/pNFabWelnoiwlHnPxffXdp8hL3534M1Ulq4",
-	"Zu4CkiTMEJqkb2pvKdhpIc68xiUL+8dPQsK1XTGfbGCUmRC8itCISQZDk0PAU8sbpmixuzRFqE6kBncW",
-	"zqW7Ze0WCbE/r/iY7lbhQmM1cQHKtiU5y3EsXdRi610EYacKrhLfU/HCPNUELe+DW+uJcizVIJ7XWFY1",
-	"f0Xr792v6iB3K2Ss36SebxXaGfvhu2G0Eq6Krn8Ay57low6iMWyNzB5zI2SiQOXxBIiCyCEwTaLtCiBj",
-	"xKnKR6ajEU1c8Okhsq9/RgFFI98GqjonQLMNo6qCUo1Z+1DYRXZpbCIboX/Vc2F6XiRNY62qL7lYN8aP",
-	"Y+36dB/C4afi2HHSX4+7iy25JQ/QcpZhH1wOdQiRx9IIo/FdyIcBUvOU/zXCxCSXDVWCVaupFqLNShBY",
-	"4wnhnBqUSBn/YL4gadqSJRUGP1OS6snieitNdK6qyVjC9LM26apGSNtHG8VeuRWtv7Rqb90zfb2xO1Zs",
-	"s+ZqvP3pOezt7T0DxuHd+XNrID2FsSSxRSRI2BVzaYsEImu/RSDGY0Uxjb1I4zIqTce8Kqhqrj5z/e7p",
-	"fDi0rdvHeyU6XnQzZrrpOvX+3HZZPNFh00xI7YgyCQbBFdOTfITWvs8YKz+QjO24Hm1SWUUMr0urbFWN",
-	"hZoANpa1skpVQpd9ty242/aWQn+r2niU3pCZsnjMOJazwAhan+rmTIhqP711WgeOpYgC/ojBQOm1+OgB",
-	"uQfON+ba0Bcu8CUWGmyKkd9eDWvl1+agqvx7P6Z9TG61CfGME+2YtKE351IJ2WJyVRbnEH2u1tTk+XTk",
-	"i40sTLjWM6b6rNc952EwomMh6QaPzlcovN/Pw2BC1OXUdbV8ezrAYhNWv93MMuu7Fjbjf+NmBh200CQt",
-	"LcSiYW9Vw72iIRJ+84b7TWRx1RWq5QqqI6q/pkLAsGCMNuhxnpWlrpMVVmxjWRaXtBny09J7w1tZ29du",
-	"JorGlZ3tu52L7/5x1wt35+156LXdtd7xxbqhfZxuV5/lV6TblWE5i4SrmJ4t8TQTkmWU0wSDr7KUMG7N",
-	"ku46D1Zlas1uKaqJNqIupsZAKQoqwe7t7WpfyQpq+Jkso8A692NpZdzT41Y6si7CZW60mbe7MDrJWmJb",
-	"hYpc86JtH+JpvxmI0aujYd7r7cW2F/xMu6YT1KtrgLk5CDTdCov0erRdfCNl80/drM/F1VXqndNnqO8v",
-	"5ZHK4VCbx9RYC1iVR1F96NfTVu3ylUPsI0zBOGVZZrf1Vez+R3kozapt7qJs55J3eDS1KFf1YR3bODz0",
-	"sjEFIrPK6qEtNaKxZllMpGQ0AWP0XaEK+smOBj6N//6RfUXPHb2I1RdDkHQqrqlNqXPvrTDgB0oz/G26",
-	"mUuzlDn/bNfr9++nJHtvh3nx/sJ92FgaBclYJxYJvaJ8pxjHvNpcfWBZxzNJB5fKkHX9AcanPXl49NOG",
-	"e58PPPhIYEGOnQS3+fjb4gE21Y37RhSqkQOrl+a8YoaXfaBbvSn9m0n7bou0V4QbT/zWSfPeHyPNG58q",
-	"PF3B56vf0rDUrD9qdfWeBlLWNrvV1t3yEIk1CvWC16A6ht58TXDFx3TefwyZ/mEetlhHDb/+RNxwH6tp",
-	"N73RDKxc4FYthdEJOra9c92jx/5mQiUFmlqnzL1OlB4JL57N6wEoH0PwBVMZOXDVmeQCbas8WZeLppTW",
-	"13aRHitYdjXPhe2gWAO6Gs0ulgMubkYtqPuRkGmPVusTuwdsH1SbL/rQM8oTy3DFiZRR8QlLabLSCbvv",
-	"rezL1TbnDRYIloJfgbBlAfBwQIObSpsturFs/FDgqfcYLGrx//vs9alNWyxmCFsYgM2SyBcqtiYcS0KI",
-	"bjsuUqmDX3ZYYoPhV+lVSif/VYJ335KbV8WZSJsO5Yso2uet3WSUKspjYdbBhvPNW7csb8u22KQGY8zP",
-	"YXnA6FalWx40lhaqtTgrBbW213oAzPbq2OfSxwq0ZYlaF8ATBfbZ9jV3qIhmMtOQsMRmYaCRs4IBWlUg",
-	"vxkujiYVV0C5lrOiot69Nsyy9O2lEdaUPgZs9uodK03kI3T7rFJt79Lw+trlKUtyt4mkljnHXJh7SePT",
-	"1i2hwrw1YV2EpTaca+G85lSbOLSMwMtXtAb36xB+xcn5ww7NV+l6znNeOX5Y1WvloGJVqIkba63nTWb9",
-	"cf7aBRp+RS7bhRiJRQpWhfVutQXTNKA2cF6s2DvQE1nUZSq2EhBjPFG0USyVvaMSubJy19i/n83BWwMV",
-	"Kh7X0r+67QfrR/dEQRFjA1vRpiNEd1w+WhY06YMkzGbmg3nczmV3Tv/txoGSbaEyS9C1xeprcKFTsRsa",
-	"d3UKDeytKtvltFewazvSfTwchYHPB7gvXq6GygaBipdsCnSPhnFfKbw9Cu2+QrrVcuEfRLvKkeBXQz7z",
-	"IhrnkunZmRmMpdZRxn6hs6NcT1oTBar1BM0u4ssQusL+3eW1+F02dbmfEHyTzXZhfCyWnCHlI0UxTNPl",
-	"pD9RcL0HbuUVvhiL1fsDLWBGMZ2av8rDuNFsyCeEJ/ZeiLKnLB+lLIZExLlpYcskAt7g4r8rruJh/Cql",
-	"oEQuYzrkYmyUfD3xB5mZFIasA4iwJvwV5VQSTSPQueTKWGmMO2Phn8JV1vfl2If8OJ4IV+7Plgwck5iG",
-	"lSKAPnqb+uhVX36FXBHGlQamsbr7kPtTVVU0KVq4i3DKJt0hH/Lj+q/u3NLXKbJDsKXvKb+mqcjoACLH",
-	"bFEIkeG2KBzyyBa2x0nhTTdRFxp923MtBVE1LyeCLbwfB7QY8oUrcrZD83Qloci9oJGa40pUa6ZTe8mC",
-	"HXGTU7Y8l2y3ZG+JjHKSsWAQ7HV73T3nXECp2JlgUOXv5vOV9WoWJfRPkmAQ/JPqn90jjbrtu73e/bIP",
-	"vY8psNv1ZjlkLuhzWcVDa7dhRWR7yU+3Jv/B4P2FgZ3plMhZMAhesmvKTQMfHW3kynViqEyuML/wTOej",
-	"4MJ0tDOlWrJYVejTdhycj55ggUXzKDAOb6SYUj2huXqiQNNbDfQ2E4rZJAX0NQyKyyVQiKXIta3GZEzu",
-	"0FdrNCxh6YZCwyQkuV0dFdZv5TG6ngqtmBTPmHkaNh4RZUunqvKqhH8KkDnXbEpdAhRSYchjkaY01kKq",
-	"LpwKSMmIpgWDE+4R0XSEd1Ph4TO5weqTllkXOOiVI+JaDjKk2kGfX413gr/Bz8cv3xRQeImmv6ffJYZa",
-	"wc/n529KmvpQEwycX0vc7pD/Dc7/z5vj1a9ALzOVQ77qqTvb+z+GwZuj8+c/D4MQX/+PYbBzvVcmvA5Y",
-	"sqMxJKFjxzAMQvvhH0NDmWEwhz0kZykoLZc7LXKjY8PVglAyaMG2G4sEVmNfiRhv7ROfIWAUwmD5Q+F1",
-	"DQe9vQcOrFEx7VFHWBRe9N7PVetpKM6ayBZigFHRIeNxmifoxm9Z1QpvrgQ7X4CZxCgNT1RRLyAETm/w",
-	"rhgmlYat0Qyi0n0WhWAUVwS7yO5/grv7rYgGgnfwdCGy1whFZSxD0b+9927Io6plG+G9EdXjpAgwuYCh",
-	"ctK4u+gQov/l9tnLaMjxeiOMl1A0vaaqC64KQkaULTJFOQaz0GmmZ2FZlt9Y5IDSrtogz5h5v1aNzPIC",
-	"tiWBZuUjO3gX2Dzc6Dm8jcs827xLECNuKFizHrbMeNE54m++gC0MR9iuFXtou9Wp5htoAlEl2HTtcN3N",
-	"U5tMrLiva37RDiFtHRTP7dTLaMzDYH+TVpVraLBJf32TWk0rbLS3vlFZlR5bHKxvsVBUGiFrgynVC4kj",
-	"fFQ0IaWh4gjxiFCw7cU8DDLRFuhls7xRF3DM5GvFjp37rYERsFXc0sLrl5xhLXib9l8tBh+FriuivSG2",
-	"bW9Rc6cTTFlFB0/ZBadONGsn7E9QZTIG1ETcLK+qNBjyyMY2R4VqZODy+30DpXu7IAlPxBRGM20A4lcc",
-	"7NBH+AyDAYJBZM2dyrU53khJKmF6NPFWyFhSNTHqE+ogOCJ356ikQ25QX5FrX3KyDi61JPt7o0vj+scH",
-	"iCPO8Ed3lHSP2iOfqmJIJdb5fevZ9XxZPZFmOZFmNY+Wuh0bb/qtpRHmdVeHK67RQLz+xojnq5h9mZC3",
-	"33u2vmFxA5Jp0N9gbM3ayQ/E1kKJXN2qpWRwHZafu3AhD6ntyNzQ13ZsPEJxWrHcUGW3ZbWH8tgkhKjg",
-	"e/OHS87EjzY703xMGf+A7hCD7tF2oQwxWZ6CdCGqiFZkj4r87oAZo/71h0Me1QQ3sr8XXRm7zfa+7ARn",
-	"teJVnKU8QAP7SAWkeV3RV6NP6Po1SZW1jwkvU9FBi834+o4lc8vJKW27yfIFfl+zEsoyitWid9bDYSOa",
-	"/A+MGt09chs5BvzYKzCTARCwrwRik/XsX855QvisEjtkVBHXzpgPdm/wzb0xZjibJfZ24v02xrUzeeim",
-	"Xl4f+bHq9f56Lihv2PjM95mN5uKumvhTZeeF47XVoB8ux/UNK2jVWe4t1ZLR68+A6Ta36T5/e+4vw3R+",
-	"+dezXZa3GYGYwaN8cg+1iT8WihEXncc4BEriSdUawtA/6xc6HHLCrXPFNXK9umvvuxCVEbYR2NQXe5Xv",
-	"hHJQ6MPEm7Ntw6QLUeGwKM05Z19hlrXQ7iUJYNT1Vt0HyxcCtSGxl0ZvW+yX1O8SkLIPFDcDXyUZSdCF",
-	"XyeUF9qNU4T8xAoLs0Ii4AIaulBozUn3p9lGCrWNC7zYmspqaRczrEQKTDRr2V1qCVx/rKB/xvYlbB2/",
-	"225EjNtsnY0suNYsuPl8Pv+GZ4+AZ1+FdWdZ6L7WndGCd8ow0nVaQKPec90rH6J/22EXBvjipU7jIfev",
-	"G6BbHqOjIaPS6fOVCPnqvQsGkPyxwnbobslHx1yuY2ELBBldvB5G3OrlN29kVA05evmrdqR18Tdigld5",
-	"+UMQ0vfj4/dRvdeb2IzqD9aEHuLe/9x869VC598A7BEtaLIoxYyqe+BETXfBmLFWH/4/2XXDbiYtd/FU",
-	"XNcu0gdd5vaeJJEmQ26wwrQpVDYbiKSxzgFf4S73LnD3Ioaql/ORm7f67pha7gl/i3P1Gf0+deyLUW42",
-	"vG6pXjLmoQpJ8zaob1L99aglVo5q2FPHgXvgj/b1NFph5xX5gBacBQ2alJoKeoqX1kDxXkVRv9jCWFnV",
-	"k/8Q1IzHEym4yFU6C2FkGMCWf8XEvsYJTmQ9JkPOBUiaMEljDWNhl9/BEKC5YD1/ksZYrNNCIUZaVW/W",
-	"GPIifBAUmSljpa4uglMWVyxaED3kvhxPF47Anlq52658SIg9VtXihpjhRG2pqlF3yI94eeDvcR59kD2I",
-	"fnx3dnJ6fHZ22ev3ouVAjYeRBRJjYVHp6NAOypUSPF+opVlNnCmODjc2I1tKFD0Us2vXsH0D7K8HsM8o",
-	"1vus1JjS4kFWZc355epmxG0B8gZDMOhDSEgoKf4kC7EftRvTiouBMSD7iAO9NaLFdM1Pp6hWLlTDbESH",
-	"QIoiWbXnximzxuKQ18osdeGMaqxypMviTFXVNsWQRZgQteBhHHI3N4xXKZpIioNqR1ZD7Z6FzCFvU24r",
-	"kOkD9b3jrwgZZ6patGnIsWpTTKScmZZRccuC67MVahcrWn3GkLuJGWujal/QlMzu0+CMTfOUaPpxuL54",
-	"I0xRxud+1/CtqDTWdvFS3QNudnaFifp386gL76q+ZVX1P2Po6pfuefx2//tf6v73b/f0fII7K/8yutHj",
-	"CO/J6fnx29Ojlx9zz2ujj1J4jzjknN5mNDbKhi3ZLWLULhK4mbCUAupIXrnwUuE0pseV9L1PfyFsy/y7",
-	"cOrVF6e9Gl0lYSpOhaJJ/ZJ0lsCYcXfuG5Mc0wwq6X1PVMudk3/tK2MfR4W3OkKTn9o193reRz2V9f2F",
-	"0Xkssa3CV19gnzCYSZHkeGtAmSto10iVIUqYFgiCo7PEaB3uNqztIAzqQkYy5mUMlS437KKOUTH8luQE",
-	"r8PWU46YVjQdH0Kl53LvwYGWhS3tOzB5ZX4x//8BAAD//w==",
+	"7H0Lc9u20uhfwfD0TuwpJUt+NIk8nW/cxG19mziZ2GnPPaGvCJGQhGMKYAHQtprr/34HC4AEKerhR9s0",
+	"SWc6kSUCBBa7i33vxyDhs5wzwpQMBh+DKcEpEfDxJCWznCvCVOcdyTM8J6n+OiUyETRXlLNgELwVRBKm",
+	"0PWUMKSmBAkic84kQVTC31JxQVKEmbwmAimOMEMEi4wSgQT5vSBSoWuqpuZhPCOofG8y7/xC5t0gDGQy",
+	"JTOs305YMQsGHwIlChJchIGa5yQYBFIJyibB7W0Y/Ltz9Pak8ysRElbYXPD5lKCjtyfoyjyA1BQruzqS",
+	"6nfpRVGh96rf0fbuq71lb34j6IQynHXemZ11TlpA9oYhjARANLQgM2CgKeLj2jfXUy7rIBX2JOpQybFS",
+	"ROjJ/68gvw8/HHX+gzt/9DrPL779Jmhf6qoVnk/hTfDAE4loeojI7wXOJIpnROGu/WlI0xiRm4TkCvFq",
+	"U6uBeK+lmv13zumMtKyWzgiSucZCScQVZRMfhiGiDM1ollFJEs5SabANo4JRtfFSP8ACt6Koaz5t/89M",
+	"LlvuGWbpiN8spxXOkDTPuEXKQ8S4muqlX2OJrgVVirC7Yf5tGORY4BlRTfpN5r+Q+eJy3jP6e0HQJZlr",
+	"siRMFoIgWhJ9iYS54AmRkrJJF70upEIjgvqd3YODiOEsn2JWzIigCUqmWOBEvz1E03k+JUyGiAtUMM1R",
+	"Ei6I7CJ3lhJhQVCCkylJIzbmAu3uoykvhEQ5EbAo/W9SSMVnRHTREZrhbMzFjKTwK5Vov9dDvx69Onl5",
+	"dH7y5nTY6z3tRiwIA3KDZ3mmgaMxDI+S/u7eUBAl5v0gDKjeu2FzQRgwrFEqaPCcGuBn+OYVYRM1DQa7",
+	"BwdhMKPM/d0Pa0iCO38cdf7T6zwfdpZh81s8Ie1MKccTYvij5kUhGgs+Q/2uv5++Xf3vBRHzavF65EpE",
+	"nuEbOtPY0+/Bf7AH+025SMoUmRBRrvKM/tGy0p/5NZphNkdUkZlE2Cx7yrNUhqiv19/v9WqL3u0tX/VQ",
+	"6pdsuvT1yxZ8TDNy8rKN9uAn9P79yUu9SpnwnNR4rQY9SqY0SzXG64e76A3L5oiLCWb0D6xnipi+Oy7J",
+	"XKIEM1RIPQeVyOBTF8FB2lfNDK1kXDMkDu9KcJZRNomYP6dB2la0vOnYyTo0reGkJgSsgkFQFPDLIqKd",
+	"ESyS6SIgjlBGFRE4Q7IYmef16mZYJdMQ0Qnj8FWCJekG7ScnzdSraKRtPUxJVYxekgy3MKMzVYwQ1+De",
+	"wjntaj7ZTWdmPUQiqrYHAEGeEwFQQwpfEmmgr0EcoiKPmOJorydDJLm52JOM6vfCYSk4ZTojvFASYZai",
+	"hLOkEMJjdjJicD1wtiiHoNf+LcIFsh8HKD7o9WYyDlH8VMYrjvPfHQeFjgHDqtvmYz88uN2ayf8nt78J",
+	"VkH0jM6KDCtyP6DO8GWdDsaYZgjLiOWCp0UCsE4w66JYk5pgOBsSIbiImweiB8oQHfR6ETs5PT9+d3r0",
+	"atjr9fXICpTDguErTDM8yoidwvvViIuIyoil/Jrp2fbQ2fG7X09eHOu5Qji3+ntTTqS+PpEoGNqC7Zor",
+	"nkWscYbbmx1OCdG2+7cOBT1b++baZcTfyGjK+WUbi9K849r8DEJXjYsG6f74AH83etpJnqXPO/ukN+7g",
+	"/mi3k+yl++Rg/B1+OnrmtpZjNa02BgxiOYddw0rC4KYjHWAou8IZTTszIiVcZMGJ+cYtHJ28RGbCLmzX",
+	"ia4gkBwlCS+YekckUfrvhDMtaOiPOM8zmsB57vxXGrm9WuI3goyDQfCvnUpX2TG/yh1/UidcGGloEbrY",
+	"PKtlhxFOLjXfo0qiMb1RhZZOgnAD/adtMXbUTtuQNpVk1Rz1h1epFatnaRvUIvmvnmRxbEMUXzfcf7wp",
+	"Ha8e6x6Es/wBp3YpGyBOSTQfgxQrHAxYkWVhYOgVhqcadWuio5YMU6I0C3PPpzwZFiLTrEKpXA52dlKe",
+	"SMdFd2A6ubMwy2a0oZ9TgNyVMmUF1qf/fv7HL/nuf19ea2qkMyIVnuXBINjt7X7X6e11+v3z3f7goDfY",
+	"f9797tnT3vPdvW97vUGvF4TBlUMyraXehoEsEi28B4MxziS5DTekqmO9uXXkVOqtspLNByiuQyQ2zDi2",
+	"wI218ERSNJqjMSVZGrGteDmcYv0BYTTCKaLpNqgT9fmf2kciVqkHDaZ/iLgWp2EikAFSktErIuYhin94",
+	"f3Zyenx2Nuz1e3HEYsue9ZYow4miV8Re6B5jeCg5/30EqM/xBWfjjCaPSEgv3pz++OrkxflDyKgxR0VE",
+	"R00rEZXNA9anhTNBcDpHI6KlV6uyGu77zya02IdMPAArywZWMw0TqWiWIcoifeCTqUJ4rIiAIdeYqs8M",
+	"r4+vCFNHSUJyZS7qRxEvarOuY4hEPwzYaAccgnxh+Q21Ro8ZTgmixlqqxZCJ4AVLvwofn6zwAThwPs/J",
+	"KyrVm18eF7fcvJvhlhbOZQi3J57RbP4Vaz5ZrPmRixFNU8Ie76I9en/+87DX27/vJeuN96VUWYzHNKEa",
+	"v3IiZlTqY5SfwdXp9gvXpjPLXZI5AjO8b1wDyVJ5xjtqTAo4YsYkaB0z1oCHFu13n809emLtG8cV8j0G",
+	"r1t3WEcMFYzc5CRRJEWAsGgr9u1I8XYXnVoviTPC6HNKqUwyLvVt2/CmjSlLpT23QpaXriTiiognEmV8",
+	"0v2cju41UVOennJ1lGX8+jGloE3UwRyrKSI3VCqJRoUC+qlk9hmsDW011cPtz+oETvmLCt51EL3kjBwi",
+	"xtGIp1/v7U/33j7l6kctkD/etf3u+OzN+3dgwH5236u7MUd1fTuLhaa2Maz7ke/tZ3+LbcnZgkrjPjAW",
+	"fUsbj5o0rlKupp6XGG3FPpwWeMtXMvszeN5bPM84Ts85f4WF8W7/dZeOu+01U9XCAL8iAvXRa/rD537V",
+	"nBFxRRPy3vM4PRrH8jxu92VY9SkqfvUCJ1YEowlBSlOXwIJmc+T7zv75uoe3/xVuTn/TdfH1GgPfixi5",
+	"IUmhSPqZqRlndMIom5yRRJDHNKrU5l3HPRi5RtIMQBJGQLjYuMiyr1fHJyuhnRMwlxXZY+KNlaPs3Eux",
+	"5rcpVkCnNU+Skby+oswnizLvGS7UlAv6B0kf3R7Xf6A9rn5BvpdElOanQk0JU3p5n4MvS7Pcmw7OaeeS",
+	"zG3MHHiPKYSXoi1nsevH2yZy9JLxa1Z9v/uZyXCW6bwQBD+m08pOu8ntZ/Ws0FhqqJIothfi0FyI8dcL",
+	"8ZPnbva8wZ/0yD6q5tQrTbgmGNiayqtQtvKWXLS3fsWiTw6L/hwE2hx3LN58jcb75DFlIyxZEKVghNQ6",
+	"Lb0iwzGmWSGIDAa9MEjMPTiEcFQjuPQ7/YPzfm+wp0WVUmBJqdTnObQRrm+EFiROuaJj+3oZhAFhac4p",
+	"Uw1BzC6om/DZjsO1HS4Az8IA3OzDMc1MFo2V++BL8L0Hgw9OVtOPKzLLM6yIDC7CAISxTeN05dCEl1kh",
+	"KwwyLNXQscohVnpqBaAwi4DfrWQ2LjL/UfcI5LgMIcY1GOyFQf0md0/ZEPihDV8PBnu9MCjytAn63U6v",
+	"f957Puh5oL8thWAz1yPKo73d9fKoEsXm4uiGUlBdAlqQfthX0efTZUUlLizEl5enPvgY5ILnRChqotAd",
+	"F1qFOjCFnS4Ig5sO8IdgsHvrKYGrJjjlxzY7oBy756lvq4a+1s944/Z9AvjowvNHnGcEM//Bvgm4d3H+",
+	"H8pRodmzW7pdRpWewEf/JYnSp2AUkZJwyoDrBgRr3Hddglw9n6C23iaP/rgYE4BHkmeFIkizb60TAhtH",
+	"79+9OkQZ5znE8WOWolzQK6wIwmkqiHQJhtg4wjUB+6vs7T+rZ+5Nf774oM7N//nbiw/y7OJ/Bjs7wYrl",
+	"Ay7Ub4uPAc6yN+Ng8GGDwK8f7ajbizDQTMZY8E12Ru3wa7dPW9IIhIJRAi4xeyscovhD5C6qKLiITYI2",
+	"n1GlDDggf2/jCLVTbMh0RtmJGVidLBYCUplqmF67ivSix7jIzK1UpvQdrEzo8yY80CTgZ9XayezNWYfI",
+	"rzijKWACK9POMRIEZ1QqmqAxviTA63mhkMSQL4zZHOJKutWBtxDY09uWy9PfW8/bXH/Xz1c8WLW975qE",
+	"WyOwBpG0ke3xjCo4quUka5nekrhCraRhhUOHPiRF2ATOjHg6fyJRrH+OD1H88XYRlerr0Rub8E5JN6mW",
+	"BLvv8PVra+LyHujQWc4FrNflFprng9AkMQ0CwhKeUjYxAuWtP1he0rzDYTM46wCINDgbJKTp1CymlXaK",
+	"LPNiK0MUR0Wvt5eY8Er4TLrmK1mM4L3myzhEskimGk6xpbNuCb24nru18HuwkDc8vPg2irr20zfBSrbZ",
+	"wBZ4chlaKJICZiyiBE1XIwRNwxoG0DQGkopvOlZk6sCjHf0DH+txYl7q+hoAqzPLGjeBO6KV/Na+eEhT",
+	"uTJ/zuBuGY5dYbXiNd63NvdtOYtrHEI1vL7K1nPR1/BLMBgvHosxLdfTQY86/7n4dmiyQvduv1kHytIW",
+	"/THAaUoNfbytH76DwOodLwjMP3KBrgyDdSmfWnsLkdOJGuk9SJP1IYIwjWsqSSlON2+8RR7iXSalNf3j",
+	"snGLgNi/9YzqK9GqcZJwANXYCpzVOpYe6sOkzlP+Etdlv43lTR+l/mEyZ3uGxb0AWGN4X5DYXpMn/wSq",
+	"P7M3n0RbIy1VX3ORyur6q669bU8EhSwFWYz0RCOS2oSFQ+AA7hlpbw3Dqa3huDmGmszc9l279IlFhGmI",
+	"zRvJu761W8+8CJrGWfkvuVi3xgcid227Xxp2l0pIS0ELg1lWBmFKHpYSmYwhG8uGCeq7SD/lfjVSmk3r",
+	"r/h9q3kvBDsnhrspmWLGiGa0GWWX+gucZS3p/mHwM8GZmi6et1RYFdKvKsD1PGurB9QAaeZog9hre6L1",
+	"l/o2ujvWYWrKapU9r3ka7358gfb29p4jytD78xfGqPYUjQVODEdCKZ1QW38Do9jY/LQAOZZE1aRGrcR1",
+	"9Ktq0rIrwfTx6W0UmdHt6610EJxTPU3XakfnZso2JcTqHBOqpsUILMSu9EH1Aed0x85o1BGPDK8qS96q",
+	"YmGrBEnvlHxAV3O3HbiVHJay/lZF+Si7xnNp+DFlUJcNsi5czQZrNPHn6a0T3GAtZebIAxaDKkv3gxdk",
+	"HzjfGGtDV4HL1QproClkCzlJthVfm4vy8fduSPuY2GoqO1GGlUXShupRCMlFi2blHc4h+OmMcY0Vs5Gr",
+	"mrew4drMkHi8Xny/DYMRGXNBNnj0doXO8N1tGEyxHM7sVMuvpwOommZUhM1sUX07wpSu2ngYWCG4wlll",
+	"EysH9lYN3CsHAuA3H7jf5Cy2TJhfd8tfUf01HgDDEjHaWE/NVL6AUrbiir1z7mQQWKvr27mfyErrZ/w6",
+	"dJYrV9UFpWRMGdQ4mj2O8r+gMnq7XK/9W/fFUlPdCkNnA48XaaAZV9sye8MlWBMErqeSJJ4o8O3Oxbff",
+	"f+yFu7ftFahq4kh94ot1S3uYMFzf5RckDFexr4uA88wdLUGrU5znhJEUIpzzDFNm9LjuOieHt7XmtATk",
+	"ahO2nhCt0ZWlVNHuzc1qc/oKaLidLIPAOg9VpZbd0SlT+TouwmWelrlTVCEE2KiuW6VOUbOOb5sCEHoh",
+	"WhFpsy3rSUARqTG/zZlAky8twuvRxJ6NpPO/Vbo555NJ5vyXZ6AgLcURLwKj7XbR6hXU45REHbrzNBZx",
+	"VzPQPEIlGmc0z2u+kFZ0/7OcWPrUNvditWPJe4j/WKSr+rKOTbA7WHapRM73cmiKDCqoVpxgIShJkdaS",
+	"JyCz/2Xe47/GxfvIxrUXFl7YCNghEmTGr4gTYuC9HgJeEpLLUphZb0avaM4923UK0YcZzj+YZV58uLAf",
+	"NqZGjnPaSXhKJoTtlOu4h4Ouxcf91zqnH90hfWcX8r29xgt0bCm4za/UFnS3qTLR16Tgh+etPppzz25R",
+	"zQGunCb1b0btuy3U7hE3BIWso+a9P4eaN/ZkPV2B5xvrHlq1vYcyVbvsVqvDy+MQ1wjUC2YWfw292zUR",
+	"jA+ZvP8YNP3sNmzRjhqOkCm/Zi4hwlx6ozkydAFXteBaJuiY8dbXAS6O6ykRBJHMWLHu5MV8JH7x/LYe",
+	"5fkQgO+3ur9Xha0swNbHyTpdNKm0fraL8FiBsqtxLmxnijVGV4PZxXKGuyTI4qEs07jz6xu7A9s+8Icv",
+	"Oh1ywlKDcH5kigYESVdarfedlj1crXNeQ2sQwdkEcVN7B7wpCtmttOmiG9PGs5KfLo9u+t9nb05NbYAq",
+	"BmQLspxoGrsWJTZOJA1bY1u2/44Qp4Ura00Ek4ldWhGQVGmoRuP06qFur7UA6OvVos/Qxae0lWIwJoAn",
+	"Epln28/cckVQk6lCKU1NqiMoOSsQoFUECpeGMWV8gghTYl7W0r7ThVk1vRhqYs3IY7DNXn1iqbB4hGmf",
+	"e3W2hxrX1x5P1YynjSSVKBgknN6JGp+2Xgke8taIdZEttfG5FsxrbrXJh5YBePmJ1tj9Og6/ItTgflEG",
+	"q2Q962rw/DWrZvU8O6ts1XattZk32fXD7LULMPyCTLYLQSWLEPSJ9eNqDaapQG1gvFhxd4Alsix+WF4l",
+	"iI/BBWvCfry7wwv1WXlr7N9N52CtkR2exbWyr267xbrVPZGoDEpCW/GmKwRzXDFaFlfvokr0Zeain+zN",
+	"ZW5O9+3GsfRtsUVLuGuL1tfAQitiNyRufwsN3usL29W2V6BrO6d7ODsqHWR35perWWUDQOVLNmV0j8bj",
+	"vlD29iiw+wLhVis4cy/YeS7BLwZ8+kUkKQRV8zO9GNtgJqe/kPlRoaatuWR+0V59i7hav7alV3d5Fy5b",
+	"sqS6TzC8yaSUUjbmS3xIxUgSiGu1hV+eSHS1h35z4Qr6xdCmyjm0ENWC6Uz/VTnjRvOITTFLTUe4aqa8",
+	"GGU0QSlPCj3C1CJG0LvRfVc24aRskhEkeSESEjE+1kK+mjpHZi64BusAxdANakIYEViRGKlCMKm1NMqs",
+	"svATtz21XCOmiB0nU25r6pq6vGOckNCrtOsyBogL93U1zvAEUyYVogr6OkXMeVVlOaQcYVtgVkO6EYvY",
+	"cf1X67d0xQDNEkzTK8KuSMZzMkCxRbY4tGlNYcRi09LKJLhonIu7qDG38WtJFPvJrzHags6YSPGILTTH",
+	"3A71017Wrn1BI//VdhhRVGWmvZpZcRNTthyWbLekSPOcMJzTYBDsdXvdPWtcAKrYGZb+0qv+TqWr5LzN",
+	"xVf2DBsgv2dYWYcTjlSDHx3PTBxnPXq7bHHnmi1tceFyq/2K23FoRmDl6HAbYVke1zUvshRxFjHscktC",
+	"5MJxQ2SDcUNkY3FDlFF2qYlav9+saGBwJ7J9XMqSonahbn2mx2rsWSBjRFmSFanpi2ZkzIg1JVEZI5hA",
+	"+haXeBtOuDantWPGIdg8IqahaDx9GQVMrkRMNCF6PqhJR1KvUc1Cu4gwYoIocBxyhjRDTouMmAaEVr3X",
+	"3Ev6pVh8a9eEQ76owbyyl9pJGgyqbMKg3lF0SfxE9chOo+Pobbh2RNWx8fYidLGvP1gbxj0qS9jI7EEg",
+	"Z14ciSlL8GyEn46e7fU6z1Ocdvr9tN951hvtd3q9pLc/Tvf3eolXWrc0lwYvj1+d/Hr87vilJ4AuZvRt",
+	"XiWrmax5W78MbY2DWue03d7usmnL5+qtSvR69nu99aO8zlowpL9+SK2YGgzaWz+oaocAIw7Wj1ioZg4D",
+	"n68fWHY40gP6G6ytWcH2NgwONoFdvVQ+jNrgbS2FW0GeKWYzLOaWACu+uiUdR9Z8X+EJ1CDRbDq40OPq",
+	"7F245noP5e7vCNQolbW2B5ZnRmw5U69zdMXRtauY2AjIHGjOF7GSN2kdHhpIJyZ/0BvyREtDU5pMUZIR",
+	"LGBNVJTsMWIZn5iMAuvR8FruVB0jvdbGhkNK15xca/RURUwvYczFhEP3ZfQGotvsns0CC6Z4oZltG+Ns",
+	"VI24G+9scsIa9W+Ai7Xmip8n8d+HJmuEBcDRlOXu/kYDyPW0NoWEnj/0MiaGzuoo8BNRP9tH2g9x8zut",
+	"vH+M5WOzy8UmHC3r0GBM4NAbzHRK79ZUqWDw4cKH1yt6RZge4DLzNHTsJO3wmWmZJJEefNoi64rRE2gI",
+	"oR/Vos1bwWdETUkhn0ikyI1C5CbnkpocY3DbDMoOvaAPCV4o4smDtruEJnUDt9DxiMKcjgzrrc3zDM9l",
+	"aDSO8hm9Ty1KjLA0PM/jHj9xJAqm6IzYciMAhYglPMtIoriQXXTKUYZHJCt1Bcyccqknggb/EMeHr6Fb",
+	"RhsT+Ymo1xaIazFIg2oH3Kc13An+hX4+fvW21CqH4EVx8BtCmD/6+fz8bQVTF7ULSZtrgduN2L/Q+f95",
+	"e7z6FUBjRERs1VMfzezfR8Hbo/MXP0dBCK//Pgp2rvaqAl0Dmu4oiO7smDVEQWg+fB9pyETBLdoDcFaE",
+	"0tIhfxEbLRquJoQKQUu03ZgkoC/hSo7xzjzxCTKMkhjshdn1hJx7LKxR4f1RV1iKMM6RvOo8NcRpk7OF",
+	"plmfm9DqgGn7qXq4uZLZNSQnL1klRIxcQ8NtKqRCW6M5iitPpJakNAfRzC42pgTOiCmSiBXC0Mi8i2LT",
+	"iz2uwkIrZQ+U0IjFvpMghg6qfmRObHRpCnaeRgP4QxT/L2uyGMYRgx7xEHoqSXZFZBfZqo05lkbEIwzi",
+	"gsksV/OwalCpVRoE1C7bWN4rWkb0y7vLTRgE9o2eO6N/mGfr5/TGBC8TZA0FW3q94GdyPWDRFkR2bteK",
+	"U7a1xq+5WZqMyMvbWbtc277/Hir0XQXHetnPr5Jjq+SooYM8n5LjCCXaXtyGS1QuU1NNGrGzZogaW09m",
+	"g0cYixl4GVnEakbrSzJv17rMVJ7mVbMEUWkEHQhY5IxY0qwFKz6RVneTU369vAr0IGKxSROLS9FIs8vv",
+	"9jUr3dtFArOUz9BorjSD+A0WG7lg6SgYADOIjeXYayDt7L2pl/FAUmfQHQsip1p8AhkEVmQWiwUxBjWJ",
+	"r9qVslpJu3+QReuvqnDqpY19aA0DvF1W/7RZ/rRZfbSlzujGl35rIcKNDGX9jTmeq7r+1VL2j7WUvbCR",
+	"146ltnPmhrxmXCCdMvBjuaJKb6railUESojiEu/1H9YXAR+N/Vl/zCi7BM+S5u7xdikMUVEFlHQbbgeI",
+	"unG3A1Qrca8/jFjDm2B+L6eyFjMqlgbDrBa8yrAU+Zdbrprtlb8YeULV2zp7Z59gVpVBQopvhtcfaXpr",
+	"MDkjqiWe6iV8X9MSqrYPfpH+JabUbsRie5FD7DToCiQdIIzMKxE2hSLMX9Z4gtncC8PWoogdp9UHcze4",
+	"4U4Z05hNQZPY7+23Ia7ZyX0vdTtOI+wDxev99VhQdQT9xO+ZjfZiW2P+rbTz0uLaaqYfLufrG1b8bhr3",
+	"laDk6hNAus11uk9fn/vHIJ07/vVolxdtSiAkQ0uXJ01MDnVVYtdZjENEcDL1tSHIojB2ocOIYWaMK3aQ",
+	"nZWZrthdFFfJSjEyWcTwRki2kGDDhNgMMzDtorg0WFTqnNWvoMIPV/YlKYIEtq26DZYt5LyhlINmZuIg",
+	"9ByW26OMXhK4DFxXJwBBF/0GQRF1QchtrNQwPRAhxhcjK0CdtH/qa6QU2xhHGWcTIvyygnpZqeCQs99y",
+	"u9Ry4f9cQv+E9Uu0dfx+u5F8ZxKfN9LgWgsK3FoV7is/eyA/+yK0O4NCd9XutBTsRbmtkwIa/anqVvkQ",
+	"7NuWd0GuFDShHldhCwMwy0OiGcqJsPK8l2zo94nUDMm5FbbDiJUGcl6ohJvilFoWr2dktVr59RspkRFb",
+	"CF8zJv5GetUqK3+IuHDzuFRIEO/VJjqj/JMlofuY9z8127rfmO0rA3tEDRovUjEl8g58oia7LA+b+ole",
+	"NfRm3NI72DNd26BpMJmbvs48SyOmeYUeU4psJqZbQckotsJc7kzg9kUURC9rI9dvddNRudwS/g726ooj",
+	"uSz8z0a42bA9dL363n0Fkmb36q9U/eWIJYaOarynzgfuwH+UK03WynZe40vQ4EgzINxYipeWk3NWRV5v",
+	"xKm1LN/zHyI5Z8lUcMYLmc1DNNIIYKIvoUZCw4MTG4tJxBhHgqRUkEShMTfHb9kQAnXBWP4ESaBQvGGF",
+	"EGnldwKNWJmJgSSeS62lrq4nWBX2LkdgFTFX2bCLjpDxWtnu3C4kxAX7XWO9nLit6kfcjdgRqxz+js+D",
+	"DbKH4h/en52cHp+dDXv9XrycUYMzsuTEkBYhLBzambJXzfAz1TT9HOTSdbixGtlS7fG+PLvWNv4rw/5y",
+	"GPYZgVrzXrlOxe+lVdaMX7YEWdKWa6h5CAR9cIFSgss/8ULsR63DO0oKqfiMCMhtO2KI3GjSoqpmp5NE",
+	"SRuqoS+iQ4TLeqO158YZNcpixGoVK7vojCgoGKmqOpe+aJtByCKaYrlgYYyY3RvEq5RDIOtgGWfV0O4Z",
+	"lhmxNuHWY5ku59EZ/srsOyr9+pcRgwKYCRZirkfGZVdIO2crq10sDvoJs9xN1FgTVfuSZHh+lwFndFZk",
+	"WJGH8fXFDrZlRUT4e3MWv7xoa1uj6LoFvMrA+3gbd9F737YsffszhK5+7pbHu2bM2fbGLk3c1HYK3h2f",
+	"vXn/7sXxsNd75vW/sk+XzbjKeKOUJ9KlEu3AZHKnMUcZY+R4LMhlY3d/PWIb4d1n69sI3w0/6529VncR",
+	"rmROcgOmQoFGJONsAs05XSOaks1/7Sv85/YVvv0nyUaPQ7wnp+fH706PXg17vf59ibcxR0W8RwwVjNzk",
+	"JNHChmkXwxOQLlJ0PaUZQSAjOeHCUYWVmB6X0vf2/nJKb9l/F5068cVKr9Bxksok45Kkh1aMsYGuKRpT",
+	"lrqkygLSDLxKCU8kaMZ1tvBQYv57ye9xRHgjIzTxqV1yr+d91KuCfLjQMo8BthH46gfsEmJzwdMCOlZV",
+	"ZRfMGckqRAkqLCDOwFiipQ7be3o7CIM6kXm5tiB02WWXJSHL5bckJzgZtp5yRJUk2fhwVRZvWSPcvAOS",
+	"V24vbv9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/fixtures"
 	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/internal/testutil"
 	"github.com/sentstub/sentstub/server"
+	"github.com/sentstub/sentstub/server/dispatch"
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
@@ -56,16 +59,26 @@ type envOption func(*server.Config)
 func newEnv(t *testing.T, st sentstub.Store, opts ...envOption) *env {
 	t.Helper()
 	e := &env{Clock: newClock(), Logs: &testutil.SyncBuffer{}}
+	demo, err := fixtures.Parse(bytes.NewReader(fixtures.Demo), time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st == nil {
 		sq := storetest.MustOpenSQLite(t)
-		storetest.MustProvisionDemo(t, sq, time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC))
+		if err := sq.Provision(context.Background(), demo); err != nil {
+			t.Fatal(err)
+		}
 		st = sq
 	}
 	e.Store = st
 	cfg := server.Config{
-		Store:  st,
-		Now:    e.Clock.Now,
-		Logger: slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store:    st,
+		Now:      e.Clock.Now,
+		Logger:   slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Fixtures: demo,
+		// Deliveries run on the test's clock: a retry is due when the test
+		// advances it past the wait.
+		Dispatch: dispatch.Config{Poll: 5 * time.Millisecond, Policy: sentstub.RetryPolicy{Base: time.Minute}},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -74,6 +87,10 @@ func newEnv(t *testing.T, st sentstub.Store, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	deliveries := make(chan struct{})
+	go func() { defer close(deliveries); srv.RunDeliveries(ctx) }()
+	t.Cleanup(func() { stop(); <-deliveries })
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e.URL = ts.URL

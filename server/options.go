@@ -39,6 +39,10 @@ func (o *Options) flags() []optionFlag {
 		{"Database", "db-statement-timeout", "DURATION", durationValue{&o.DBStatementTimeout, false}, "PostgreSQL statement_timeout; 0 keeps the server's", ""},
 		{"Idempotency", "idempotency-wait", "DURATION", durationValue{&o.IdempotencyWait, true}, "how long a request waits for one in flight with the same Idempotency-Key before 409", ""},
 		{"Idempotency", "idempotency-lock-timeout", "DURATION", durationValue{&o.IdempotencyLockTimeout, true}, "how long a request in flight holds its Idempotency-Key if its process dies", ""},
+		{"Deliveries", "delivery-retry-base", "DURATION", durationValue{&o.DeliveryRetryBase, true}, "wait before a failed delivery's first retry; each later retry doubles it, up to 60 times it (sent.dm: 1m); 50ms runs the schedule in tests", ""},
+		{"Deliveries", "delivery-workers", "N", intValue{&o.DeliveryWorkers, 1, 1024}, "delivery attempts at once", ""},
+		{"Deliveries", "delivery-per-endpoint", "N", intValue{&o.DeliveryPerEndpoint, 1, 1024}, "delivery attempts at once to one endpoint (scheme and host)", ""},
+		{"Deliveries", "delivery-lease", "DURATION", durationValue{&o.DeliveryLease, true}, "how long an attempt holds its delivery if its process dies; then another attempt is made", ""},
 		{"Logging", "log-level", "LEVEL", levelValue{&o.LogLevel}, "debug, info, warn or error", ""},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/fixtures"
 	"github.com/sentstub/sentstub/internal/logbuf"
+	"github.com/sentstub/sentstub/server/dispatch"
 	"github.com/sentstub/sentstub/store"
 )
 
@@ -34,6 +35,12 @@ type Options struct {
 	IdempotencyWait        time.Duration
 	IdempotencyLockTimeout time.Duration
 	SweepInterval          time.Duration // how often expired Idempotency-Keys are deleted
+
+	// Deliveries of emitted events (see package dispatch).
+	DeliveryRetryBase   time.Duration // the first retry's wait; each later one doubles, up to 60 times it
+	DeliveryWorkers     int           // attempts at once
+	DeliveryPerEndpoint int           // attempts at once to one endpoint
+	DeliveryLease       time.Duration // how long an attempt's claim holds if its process dies
 
 	LogLevel slog.Level
 
@@ -63,6 +70,11 @@ func DefaultOptions() Options {
 		IdempotencyWait:        DefaultIdempotencyWait,
 		IdempotencyLockTimeout: DefaultIdempotencyLockTimeout,
 		SweepInterval:          time.Minute,
+
+		DeliveryRetryBase:   sentstub.DefaultRetryBase,
+		DeliveryWorkers:     dispatch.DefaultWorkers,
+		DeliveryPerEndpoint: dispatch.DefaultPerEndpoint,
+		DeliveryLease:       dispatch.DefaultLease,
 	}
 }
 
@@ -75,6 +87,9 @@ type Main struct {
 
 	stopSweeper context.CancelFunc
 	sweeperDone chan struct{}
+
+	stopDeliveries context.CancelFunc
+	deliveriesDone chan struct{}
 }
 
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
@@ -91,12 +106,15 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	if err != nil {
 		return nil, openError(opts.DB, err)
 	}
-	if err := loadFixtures(ctx, st, opts.Fixtures); err != nil {
+	provision, err := loadFixtures(ctx, st, opts.Fixtures)
+	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	srv, err := New(Config{Store: st, Logger: logger,
-		IdempotencyWait: opts.IdempotencyWait, IdempotencyLockTimeout: opts.IdempotencyLockTimeout})
+	srv, err := New(Config{Store: st, Logger: logger, Fixtures: provision,
+		IdempotencyWait: opts.IdempotencyWait, IdempotencyLockTimeout: opts.IdempotencyLockTimeout,
+		Dispatch: dispatch.Config{Policy: sentstub.RetryPolicy{Base: opts.DeliveryRetryBase}, Workers: opts.DeliveryWorkers,
+			PerEndpoint: opts.DeliveryPerEndpoint, Lease: opts.DeliveryLease, Drain: opts.ShutdownTimeout / 2}})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -127,10 +145,18 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 		defer close(m.sweeperDone)
 		srv.RunSweeper(sweepCtx, opts.SweepInterval)
 	}()
+	deliverCtx, stopDeliveries := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopDeliveries, m.deliveriesDone = stopDeliveries, make(chan struct{})
+	go func() {
+		defer close(m.deliveriesDone)
+		srv.RunDeliveries(deliverCtx)
+	}()
 	return m, nil
 }
 
-func loadFixtures(ctx context.Context, st sentstub.Store, path string) error {
+// loadFixtures provisions st from the fixtures file at path (the demo
+// fixture for "") and returns what it read, which resets restore.
+func loadFixtures(ctx context.Context, st sentstub.Store, path string) (*sentstub.Provision, error) {
 	var p *sentstub.Provision
 	var err error
 	if path == "" {
@@ -139,12 +165,12 @@ func loadFixtures(ctx context.Context, st sentstub.Store, path string) error {
 		p, err = fixtures.ParseFile(path, time.Now())
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := st.Provision(ctx, p); err != nil {
-		return fmt.Errorf("fixtures %s: %w", fixturesName(path), err)
+		return nil, fmt.Errorf("fixtures %s: %w", fixturesName(path), err)
 	}
-	return nil
+	return p, nil
 }
 
 // Addr is the address the server listens on.
@@ -154,14 +180,20 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 func (m *Main) URL() string { return "http://" + m.Addr() }
 
 // Shutdown stops accepting connections, lets requests in flight finish
-// (until ctx ends), and closes the store.
+// (until ctx ends) and then delivery attempts in flight (for up to half the
+// shutdown timeout, after which their leases are handed back), and closes
+// the store.
 func (m *Main) Shutdown(ctx context.Context) error {
-	m.stopSweeper()
-	<-m.sweeperDone
 	err := m.server.Shutdown(ctx)
 	if serveErr := <-m.served; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
+	// No request can emit now: let the attempts in flight finish (or hand
+	// them back), then stop the sweeper.
+	m.stopDeliveries()
+	<-m.deliveriesDone
+	m.stopSweeper()
+	<-m.sweeperDone
 	return errors.Join(err, m.store.Close())
 }
 

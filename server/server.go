@@ -25,6 +25,7 @@ import (
 	"github.com/sentstub/sentstub/api/apitime"
 	"github.com/sentstub/sentstub/gen"
 	"github.com/sentstub/sentstub/server/delivery"
+	"github.com/sentstub/sentstub/server/dispatch"
 )
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -44,6 +45,14 @@ type Config struct {
 	// User-Agent naming sentstub and its version.
 	Sender *delivery.Sender
 
+	// Dispatch configures the deliveries of emitted events (RunDeliveries
+	// makes them); zero fields take package dispatch's defaults, and the
+	// server supplies its store, sender, clock and logger.
+	Dispatch dispatch.Config
+	// Fixtures is what POST /_sentstub/v1/reset restores an account to:
+	// the provision the store was loaded with. nil restores no webhooks.
+	Fixtures *sentstub.Provision
+
 	// Idempotency-Key policy; zero values take the defaults.
 	IdempotencyTTL         time.Duration // how long an answer is replayed (24 h)
 	IdempotencyWait        time.Duration // how long a duplicate waits for its original (5 s)
@@ -58,6 +67,8 @@ type Server struct {
 	now       func() time.Time
 	bodyLimit int64
 	sender    *delivery.Sender
+	dispatch  *dispatch.Dispatcher
+	fixtures  *sentstub.Provision
 
 	echo          *echo.Echo
 	ops           map[routeKey]*operation // by method and Echo path
@@ -96,7 +107,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: a store is required")
 	}
-	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: orDefault(cfg.BodyLimit, DefaultBodyLimit)}
+	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: orDefault(cfg.BodyLimit, DefaultBodyLimit),
+		fixtures: cfg.Fixtures}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -131,6 +143,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ops = operations(doc)
 	s.instrument()
+	dc := cfg.Dispatch
+	dc.Store, dc.Sender, dc.Now, dc.Logger = s.store, s.sender, s.now, s.logger
+	dc.Observe = func(outcome string) { s.metrics.delivery.WithLabelValues(outcome).Inc() }
+	s.dispatch = dispatch.New(dc)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

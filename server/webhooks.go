@@ -215,6 +215,7 @@ func (s *Server) testDelivery(ctx context.Context, w *sentstub.Webhook, eventTyp
 	if err != nil {
 		return gen.TestResult{}, err
 	}
+	started := sentstub.Timestamp(s.now())
 	a := s.sender.Send(ctx, delivery.Message{
 		WebhookID: w.ID, EventID: eventID, EventType: eventType, Body: body,
 		URL: w.EndpointURL, Secret: w.SigningSecret, Timeout: time.Duration(w.TimeoutSeconds) * time.Second,
@@ -222,7 +223,7 @@ func (s *Server) testDelivery(ctx context.Context, w *sentstub.Webhook, eventTyp
 	d := &sentstub.Delivery{
 		ID: uuid.New(), WebhookID: w.ID, EventID: eventID, EventType: eventType, EventData: body,
 		Status: sentstub.DeliveryFailed, Attempts: 1, HTTPStatusCode: a.StatusCode, ResponseBody: a.ResponseBody,
-		ProcessingStartedAt: timestampPtr(a.Started), ProcessingCompletedAt: timestampPtr(a.Completed), CreatedAt: created,
+		ProcessingStartedAt: &started, ProcessingCompletedAt: timestampPtr(s.now()), CreatedAt: created,
 	}
 	if a.Delivered {
 		d.Status = sentstub.DeliveryDelivered

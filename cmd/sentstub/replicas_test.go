@@ -193,7 +193,8 @@ type replica struct {
 	exited chan struct{}
 }
 
-func startReplica(t *testing.T, bin, name, dbURL string) *replica {
+// startReplica starts the binary on dbURL; extra flags follow the usual ones.
+func startReplica(t *testing.T, bin, name, dbURL string, extra ...string) *replica {
 	port, err := testutil.FreePort()
 	if err != nil {
 		t.Errorf("replica %s: %v", name, err)
@@ -201,7 +202,7 @@ func startReplica(t *testing.T, bin, name, dbURL string) *replica {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	r := &replica{name: name, url: "http://" + addr, logs: &testutil.SyncBuffer{}, exited: make(chan struct{})}
-	r.cmd = exec.Command(bin, "--db", dbURL, "--addr", addr, "--log-level", "warn", "--db-max-conns", "8")
+	r.cmd = exec.Command(bin, append([]string{"--db", dbURL, "--addr", addr, "--log-level", "warn", "--db-max-conns", "8"}, extra...)...)
 	r.cmd.Env = withoutSentstubEnv()
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	storetest.KillWithTestBinary(r.cmd)
