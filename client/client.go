@@ -1,15 +1,22 @@
 // Package client is a Go client for sent.dm's v3 Webhooks API, as served by
 // api.sent.dm and by sentstub.
 //
-// It is a thin layer over the client that oapi-codegen generates from
-// api/openapi.yaml (package gen): requests are built and responses decoded
-// with the generated code and models, so a change to the spec reaches this
-// package through `go generate`. On top of it the package adds what every
-// official sent.dm SDK adds:
+// It is a thin layer over the client side that oapi-codegen generates from
+// api/openapi.yaml (package gen/client: the models and the request and
+// response code, with no server and no embedded spec): requests are built
+// and answers decoded with the generated code, so a change to the spec
+// reaches this package through `go generate`. What the methods return are
+// this package's own documented types (Webhook, WebhookEvent, EventType,
+// ...), converted from the generated models in one place. On top of the
+// generated code the package adds what every official sent.dm SDK adds:
 //
 //   - configuration from the environment (SENT_DM_API_KEY, SENT_BASE_URL);
 //   - retries, with an Idempotency-Key on every mutation;
 //   - one error type, *Error, for every answer that is not 2xx.
+//
+// Importing it brings in the standard library, google/uuid and
+// oapi-codegen's small runtime and nullable packages, and nothing of the
+// server (Echo, kin-openapi, the database drivers).
 //
 // # Retries
 //
@@ -42,7 +49,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
 
 // Version is the version of this client, sent in the User-Agent header.
@@ -77,10 +84,6 @@ const (
 	DefaultMaxRetryBackoff = 8 * time.Second
 )
 
-// Webhook is a webhook as the API returns it. It is the model generated
-// from the spec's Webhook schema, not a copy of it.
-type Webhook = gen.Webhook
-
 // HTTPDoer sends HTTP requests. *http.Client implements it; tests and
 // callers with special transport needs may pass anything else that does.
 type HTTPDoer interface {
@@ -90,7 +93,7 @@ type HTTPDoer interface {
 // Client calls the API. Create one with New and reuse it: it holds no
 // per-call state and is safe for concurrent use.
 type Client struct {
-	api        gen.ClientInterface
+	api        *genclient.Client
 	baseURL    string
 	maxRetries int
 	timeout    time.Duration
@@ -238,9 +241,9 @@ func New(opts ...Option) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	api, err := gen.NewClient(base,
-		gen.WithHTTPClient(hc),
-		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	api, err := genclient.NewClient(base,
+		genclient.WithHTTPClient(hc),
+		genclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("x-api-key", key)
 			req.Header.Set("User-Agent", UserAgent)
 			req.Header.Set("Accept", "application/json")
@@ -332,11 +335,11 @@ func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleSta
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ToggleWebhookStatusParams{XProfileID: profile}
+	params := &genclient.ToggleWebhookStatusParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
+	body := genclient.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
 	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)
 	})

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
 
 // The sent.dm error codes that the webhook operations can answer (Error.Code).
@@ -104,7 +104,7 @@ func IsNotFound(err error) bool {
 // It reuses the generated ErrorDetail, but reads meta loosely: a timestamp
 // in an unexpected shape must not cost the caller the error's code.
 type errorEnvelope struct {
-	Error *gen.ErrorDetail `json:"error"`
+	Error *genclient.ErrorDetail `json:"error"`
 	Meta  *struct {
 		RequestID string `json:"request_id"`
 	} `json:"meta"`

@@ -11,33 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
-
-// The API's models, generated from the spec.
-type (
-	// WebhookEvent is an entry of a webhook's delivery log.
-	WebhookEvent = gen.WebhookEvent
-	// EventType is a family of events (event_types) with its sub-types
-	// (event_filters).
-	EventType = gen.WebhookEventType
-	// Pagination describes a page of a list.
-	Pagination = gen.Pagination
-	// TestResult is what a test delivery found.
-	TestResult = gen.TestResult
-)
-
-// WebhookPage is a page of ListWebhooks.
-type WebhookPage struct {
-	Webhooks   []Webhook
-	Pagination Pagination
-}
-
-// WebhookEventPage is a page of ListWebhookEvents.
-type WebhookEventPage struct {
-	Events     []WebhookEvent
-	Pagination Pagination
-}
 
 // Scope names the account a call acts for. The zero value is the API key's
 // own account.
@@ -116,7 +91,7 @@ const DefaultPageSize = 20
 // its signing secret, which only this call and RotateWebhookSecret show.
 func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Webhook, error) {
 	const op = "create webhook"
-	params := &gen.CreateWebhookParams{}
+	params := &genclient.CreateWebhookParams{}
 	var err error
 	if params.XProfileID, err = profileID(op, p.ProfileID); err != nil {
 		return nil, err
@@ -124,11 +99,11 @@ func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Web
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.CreateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
+	body := genclient.CreateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
 		EventTypes: eventTypeNames(p.EventTypes), RetryCount: positive(p.RetryCount),
 		TimeoutSeconds: positive(p.TimeoutSeconds), Sandbox: sandbox(p.Sandbox)}
 	if p.EventFilters != nil {
-		f := gen.EventFilters(p.EventFilters)
+		f := genclient.EventFilters(p.EventFilters)
 		body.EventFilters = &f
 	}
 	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
@@ -145,7 +120,7 @@ func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope) (*Webh
 		return nil, err
 	}
 	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.RetrieveWebhook(ctx, webhookID, &gen.RetrieveWebhookParams{XProfileID: profile})
+		return c.api.RetrieveWebhook(ctx, webhookID, &genclient.RetrieveWebhookParams{XProfileID: profile})
 	})
 }
 
@@ -157,11 +132,11 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookPa
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.UpdateWebhookParams{XProfileID: profile}
+	params := &genclient.UpdateWebhookParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.UpdateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
+	body := genclient.UpdateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
 		EventTypes: eventTypeNames(p.EventTypes), RetryCount: p.RetryCount, TimeoutSeconds: p.TimeoutSeconds,
 		Sandbox: sandbox(p.Sandbox)}
 	switch {
@@ -186,7 +161,7 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string, s Scope) error {
 		return err
 	}
 	return c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.DeleteWebhook(ctx, webhookID, &gen.DeleteWebhookParams{XProfileID: profile})
+		return c.api.DeleteWebhook(ctx, webhookID, &genclient.DeleteWebhookParams{XProfileID: profile})
 	}, func([]byte) error { return nil })
 }
 
@@ -198,18 +173,18 @@ func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams) (*Webho
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ListWebhooksParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize),
+	params := &genclient.ListWebhooksParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize),
 		IsActive: p.IsActive, XProfileID: profile}
 	if p.Search != "" {
 		params.Search = &p.Search
 	}
-	var out gen.WebhookListResponse
+	var out genclient.WebhookListResponse
 	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhooks(ctx, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookPage{Webhooks: out.Data.Webhooks, Pagination: out.Data.Pagination}, nil
+	return &WebhookPage{Webhooks: webhooksFrom(out.Data.Webhooks), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // Webhooks iterates over every webhook that p selects, from p.Page on,
@@ -234,13 +209,13 @@ func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope) ([]EventTyp
 	if err != nil {
 		return nil, err
 	}
-	var out gen.EventTypeListResponse
+	var out genclient.EventTypeListResponse
 	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.ListWebhookEventTypes(ctx, &gen.ListWebhookEventTypesParams{XProfileID: profile})
+		return c.api.ListWebhookEventTypes(ctx, &genclient.ListWebhookEventTypesParams{XProfileID: profile})
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return out.Data.EventTypes, nil
+	return eventTypesFrom(out.Data.EventTypes), nil
 }
 
 // ListWebhookEvents returns one page of the delivery log of the webhook id
@@ -252,17 +227,17 @@ func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhook
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ListWebhookEventsParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize), XProfileID: profile}
+	params := &genclient.ListWebhookEventsParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize), XProfileID: profile}
 	if p.Search != "" {
 		params.Search = &p.Search
 	}
-	var out gen.WebhookEventListResponse
+	var out genclient.WebhookEventListResponse
 	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhookEvents(ctx, webhookID, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookEventPage{Events: out.Data.Events, Pagination: out.Data.Pagination}, nil
+	return &WebhookEventPage{Events: webhookEventsFrom(out.Data.Events), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // WebhookEvents iterates over the delivery log of the webhook id, as
@@ -287,13 +262,13 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation)
 	if err != nil {
 		return "", err
 	}
-	params := &gen.RotateWebhookSecretParams{XProfileID: profile}
+	params := &genclient.RotateWebhookSecretParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, m.IdempotencyKey); err != nil {
 		return "", err
 	}
-	var out gen.SigningSecretResponse
+	var out genclient.SigningSecretResponse
 	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.RotateWebhookSecret(ctx, webhookID, params, gen.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
+		return c.api.RotateWebhookSecret(ctx, webhookID, params, genclient.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
 	}, decodeInto(&out)); err != nil {
 		return "", err
 	}
@@ -309,27 +284,28 @@ func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.TestWebhookParams{XProfileID: profile}
+	params := &genclient.TestWebhookParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.TestWebhookJSONRequestBody{Sandbox: sandbox(p.Sandbox)}
+	body := genclient.TestWebhookJSONRequestBody{Sandbox: sandbox(p.Sandbox)}
 	if p.EventType != "" {
-		t := gen.EventTypeName(p.EventType)
+		t := genclient.EventTypeName(p.EventType)
 		body.EventType = &t
 	}
-	var out gen.WebhookTestResponse
+	var out genclient.WebhookTestResponse
 	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
 		return c.api.TestWebhook(ctx, webhookID, params, body)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	r := testResultFrom(out.Data)
+	return &r, nil
 }
 
 // callWebhook runs an operation that answers a webhook.
 func callWebhook(ctx context.Context, c *Client, op string, send sendFunc) (*Webhook, error) {
-	var out gen.WebhookResponse
+	var out genclient.WebhookResponse
 	err := c.call(ctx, op, send, func(b []byte) error {
 		if err := json.Unmarshal(b, &out); err != nil {
 			return err
@@ -342,7 +318,8 @@ func callWebhook(ctx context.Context, c *Client, op string, send sendFunc) (*Web
 	if err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	w := webhookFrom(&out.Data)
+	return &w, nil
 }
 
 func decodeInto(v any) decodeFunc {
@@ -402,13 +379,13 @@ func idempotencyKey(op, key string) (*string, error) {
 	return &key, nil
 }
 
-func eventTypeNames(types []string) *[]gen.EventTypeName {
+func eventTypeNames(types []string) *[]genclient.EventTypeName {
 	if types == nil {
 		return nil
 	}
-	out := make([]gen.EventTypeName, len(types))
+	out := make([]genclient.EventTypeName, len(types))
 	for i, t := range types {
-		out[i] = gen.EventTypeName(t)
+		out[i] = genclient.EventTypeName(t)
 	}
 	return &out
 }
