@@ -12,7 +12,9 @@
 //
 //   - configuration from the environment (SENT_DM_API_KEY, SENT_BASE_URL);
 //   - retries, with an Idempotency-Key on every mutation;
-//   - one error type, *Error, for every answer that is not 2xx.
+//   - one error type, *Error, for every answer that is not 2xx;
+//   - each answer's metadata (request id, replay, sandbox, rate limits),
+//     with WithResponseInto.
 //
 // Importing it brings in the standard library, google/uuid and
 // oapi-codegen's small runtime and nullable packages, and nothing of the
@@ -33,7 +35,16 @@
 // Every mutation carries an Idempotency-Key: the caller's, or one generated
 // for the call and reused by each of its retries. A server that honours the
 // header, as sent.dm does, executes a call at most once however many
-// attempts reach it, and answers the later ones with the first one's answer.
+// attempts reach it, and answers the later ones with the first one's answer
+// (ResponseMeta.IdempotentReplayed says when it did).
+//
+// # Response metadata
+//
+// Every method takes CallOptions last. WithResponseInto(&meta) fills a
+// ResponseMeta from the call's last attempt: its X-Request-Id,
+// Idempotent-Replayed and X-Original-Request-Id, X-Sandbox, the
+// X-RateLimit-* headers, Retry-After, the number of attempts and the whole
+// header. An *Error carries the same for its answer in Error.Response.
 //
 // A Client is safe for concurrent use by multiple goroutines.
 package client
@@ -329,8 +340,13 @@ type ToggleStatusParams struct {
 // customer's webhook does not exist for it). Other failures are wrapped
 // errors: the last connection error, or the context's error (with the last
 // attempt's, if any) when ctx ended or the call exceeded WithTimeout.
-func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams) (*Webhook, error) {
+//
+// WithResponseInto tells, among other things, whether the answer was
+// replayed for the Idempotency-Key (ResponseMeta.IdempotentReplayed) and
+// whether it is a sandbox fake (ResponseMeta.Sandbox).
+func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams, opts ...CallOption) (*Webhook, error) {
 	const op = "toggle webhook status"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
@@ -340,7 +356,7 @@ func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleSta
 		return nil, err
 	}
 	body := genclient.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)
 	})
 }

@@ -89,8 +89,9 @@ const DefaultPageSize = 20
 
 // CreateWebhook creates a webhook (POST /v3/webhooks) and returns it with
 // its signing secret, which only this call and RotateWebhookSecret show.
-func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Webhook, error) {
+func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams, opts ...CallOption) (*Webhook, error) {
 	const op = "create webhook"
+	cs := settings(opts)
 	params := &genclient.CreateWebhookParams{}
 	var err error
 	if params.XProfileID, err = profileID(op, p.ProfileID); err != nil {
@@ -106,28 +107,30 @@ func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Web
 		f := genclient.EventFilters(p.EventFilters)
 		body.EventFilters = &f
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.CreateWebhook(ctx, params, body)
 	})
 }
 
 // RetrieveWebhook returns the webhook id (GET /v3/webhooks/{id}), its
 // secret hidden.
-func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope) (*Webhook, error) {
+func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope, opts ...CallOption) (*Webhook, error) {
 	const op = "retrieve webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, s.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.RetrieveWebhook(ctx, webhookID, &genclient.RetrieveWebhookParams{XProfileID: profile})
 	})
 }
 
 // UpdateWebhook changes the settings p carries (PUT /v3/webhooks/{id}) and
 // returns the webhook as saved.
-func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookParams) (*Webhook, error) {
+func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookParams, opts ...CallOption) (*Webhook, error) {
 	const op = "update webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
@@ -145,7 +148,7 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookPa
 	case p.EventFilters != nil:
 		body.EventFilters = nullable.NewNullableWithValue(p.EventFilters)
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.UpdateWebhook(ctx, webhookID, params, body)
 	})
 }
@@ -154,21 +157,23 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookPa
 // (DELETE /v3/webhooks/{id}). DELETE takes no Idempotency-Key: a retry
 // after a lost answer may find the webhook gone and return an *Error that
 // IsNotFound.
-func (c *Client) DeleteWebhook(ctx context.Context, id string, s Scope) error {
+func (c *Client) DeleteWebhook(ctx context.Context, id string, s Scope, opts ...CallOption) error {
 	const op = "delete webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, s.ProfileID)
 	if err != nil {
 		return err
 	}
-	return c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	return c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.DeleteWebhook(ctx, webhookID, &genclient.DeleteWebhookParams{XProfileID: profile})
 	}, func([]byte) error { return nil })
 }
 
 // ListWebhooks returns one page of the webhooks (GET /v3/webhooks), newest
 // first. Webhooks iterates over all of them.
-func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams) (*WebhookPage, error) {
+func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams, opts ...CallOption) (*WebhookPage, error) {
 	const op = "list webhooks"
+	cs := settings(opts)
 	profile, err := profileID(op, p.ProfileID)
 	if err != nil {
 		return nil, err
@@ -179,7 +184,7 @@ func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams) (*Webho
 		params.Search = &p.Search
 	}
 	var out genclient.WebhookListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhooks(ctx, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
@@ -189,11 +194,12 @@ func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams) (*Webho
 
 // Webhooks iterates over every webhook that p selects, from p.Page on,
 // fetching a page at a time as the loop asks for more. An error ends the
-// iteration: it is yielded once, with a nil webhook.
-func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams) iter.Seq2[*Webhook, error] {
+// iteration: it is yielded once, with a nil webhook. opts apply to each
+// page's call.
+func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams, opts ...CallOption) iter.Seq2[*Webhook, error] {
 	return pages(p.Page, func(page int) ([]Webhook, bool, error) {
 		p.Page = page
-		res, err := c.ListWebhooks(ctx, p)
+		res, err := c.ListWebhooks(ctx, p, opts...)
 		if err != nil {
 			return nil, false, err
 		}
@@ -203,14 +209,15 @@ func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams) iter.Seq2[*
 
 // ListWebhookEventTypes returns the event types a webhook can subscribe to
 // (GET /v3/webhooks/event-types).
-func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope) ([]EventType, error) {
+func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope, opts ...CallOption) ([]EventType, error) {
 	const op = "list webhook event types"
+	cs := settings(opts)
 	profile, err := profileID(op, s.ProfileID)
 	if err != nil {
 		return nil, err
 	}
 	var out genclient.EventTypeListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhookEventTypes(ctx, &genclient.ListWebhookEventTypesParams{XProfileID: profile})
 	}, decodeInto(&out)); err != nil {
 		return nil, err
@@ -221,8 +228,9 @@ func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope) ([]EventTyp
 // ListWebhookEvents returns one page of the delivery log of the webhook id
 // (GET /v3/webhooks/{id}/events), newest first. WebhookEvents iterates
 // over all of it.
-func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams) (*WebhookEventPage, error) {
+func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams, opts ...CallOption) (*WebhookEventPage, error) {
 	const op = "list webhook events"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
@@ -232,7 +240,7 @@ func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhook
 		params.Search = &p.Search
 	}
 	var out genclient.WebhookEventListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhookEvents(ctx, webhookID, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
@@ -242,10 +250,10 @@ func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhook
 
 // WebhookEvents iterates over the delivery log of the webhook id, as
 // Webhooks does over webhooks.
-func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams) iter.Seq2[*WebhookEvent, error] {
+func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams, opts ...CallOption) iter.Seq2[*WebhookEvent, error] {
 	return pages(p.Page, func(page int) ([]WebhookEvent, bool, error) {
 		p.Page = page
-		res, err := c.ListWebhookEvents(ctx, id, p)
+		res, err := c.ListWebhookEvents(ctx, id, p, opts...)
 		if err != nil {
 			return nil, false, err
 		}
@@ -256,8 +264,9 @@ func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEven
 // RotateWebhookSecret gives the webhook id a new signing secret
 // (POST /v3/webhooks/{id}/rotate-secret) and returns it; the old one signs
 // nothing more.
-func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation) (string, error) {
+func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation, opts ...CallOption) (string, error) {
 	const op = "rotate webhook secret"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, m.ProfileID)
 	if err != nil {
 		return "", err
@@ -267,7 +276,7 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation)
 		return "", err
 	}
 	var out genclient.SigningSecretResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.RotateWebhookSecret(ctx, webhookID, params, genclient.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
 	}, decodeInto(&out)); err != nil {
 		return "", err
@@ -278,8 +287,9 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation)
 // TestWebhook makes the server deliver one signed test event to the
 // webhook id now (POST /v3/webhooks/{id}/test) and returns what came of it.
 // An inactive webhook is an *Error with CodeWebhookInactive.
-func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams) (*TestResult, error) {
+func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams, opts ...CallOption) (*TestResult, error) {
 	const op = "test webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
@@ -294,7 +304,7 @@ func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams
 		body.EventType = &t
 	}
 	var out genclient.WebhookTestResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.TestWebhook(ctx, webhookID, params, body)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
@@ -304,9 +314,9 @@ func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams
 }
 
 // callWebhook runs an operation that answers a webhook.
-func callWebhook(ctx context.Context, c *Client, op string, send sendFunc) (*Webhook, error) {
+func callWebhook(ctx context.Context, c *Client, op string, cs callSettings, send sendFunc) (*Webhook, error) {
 	var out genclient.WebhookResponse
-	err := c.call(ctx, op, send, func(b []byte) error {
+	err := c.call(ctx, op, cs, send, func(b []byte) error {
 		if err := json.Unmarshal(b, &out); err != nil {
 			return err
 		}
