@@ -21,17 +21,19 @@ help:
 	@sed -n 's/^## \([a-zA-Z_-]*\): \(.*\)/\1\t\2/p' $(firstword $(MAKEFILE_LIST)) | \
 		awk -F '\t' '{ printf "  make %-16s %s\n", $$1, $$2 }'
 
-## generate: regenerate gen/ from api/openapi.yaml
+## generate: regenerate gen/ (the server's package) and gen/client/ (the client's) from api/openapi.yaml
 generate:
 	$(GO) generate ./gen/...
 
-## check-generated: fail when gen/ is not exactly what the generator makes of api/openapi.yaml
+## check-generated: fail when gen/ or gen/client/ is not exactly what the generator makes of api/openapi.yaml
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	mkdir -p "$$tmp/api" "$$tmp/gen" && \
+	mkdir -p "$$tmp/api" "$$tmp/gen/client" && \
 	cp api/openapi.yaml "$$tmp/api/" && cp gen/config.yaml gen/generate.go "$$tmp/gen/" && \
+	cp gen/client/config.yaml gen/client/generate.go "$$tmp/gen/client/" && \
 	$(GO) build -o "$$tmp/oapi-codegen" github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen && \
 	(cd "$$tmp/gen" && "$$tmp/oapi-codegen" -config config.yaml ../api/openapi.yaml) && \
+	(cd "$$tmp/gen/client" && "$$tmp/oapi-codegen" -config config.yaml ../../api/openapi.yaml) && \
 	if ! diff -ru "$$tmp/gen" gen; then \
 		echo "gen/ differs from what api/openapi.yaml generates: run 'make generate' and commit the result" >&2; exit 1; \
 	fi && \

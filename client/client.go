@@ -1,15 +1,24 @@
 // Package client is a Go client for sent.dm's v3 Webhooks API, as served by
 // api.sent.dm and by sentstub.
 //
-// It is a thin layer over the client that oapi-codegen generates from
-// api/openapi.yaml (package gen): requests are built and responses decoded
-// with the generated code and models, so a change to the spec reaches this
-// package through `go generate`. On top of it the package adds what every
-// official sent.dm SDK adds:
+// It is a thin layer over the client side that oapi-codegen generates from
+// api/openapi.yaml (package gen/client: the models and the request and
+// response code, with no server and no embedded spec): requests are built
+// and answers decoded with the generated code, so a change to the spec
+// reaches this package through `go generate`. What the methods return are
+// this package's own documented types (Webhook, WebhookEvent, EventType,
+// ...), converted from the generated models in one place. On top of the
+// generated code the package adds what every official sent.dm SDK adds:
 //
 //   - configuration from the environment (SENT_DM_API_KEY, SENT_BASE_URL);
 //   - retries, with an Idempotency-Key on every mutation;
-//   - one error type, *Error, for every answer that is not 2xx.
+//   - one error type, *Error, for every answer that is not 2xx;
+//   - each answer's metadata (request id, replay, sandbox, rate limits),
+//     with WithResponseInto.
+//
+// Importing it brings in the standard library, google/uuid and
+// oapi-codegen's small runtime and nullable packages, and nothing of the
+// server (Echo, kin-openapi, the database drivers).
 //
 // # Retries
 //
@@ -26,7 +35,16 @@
 // Every mutation carries an Idempotency-Key: the caller's, or one generated
 // for the call and reused by each of its retries. A server that honours the
 // header, as sent.dm does, executes a call at most once however many
-// attempts reach it, and answers the later ones with the first one's answer.
+// attempts reach it, and answers the later ones with the first one's answer
+// (ResponseMeta.IdempotentReplayed says when it did).
+//
+// # Response metadata
+//
+// Every method takes CallOptions last. WithResponseInto(&meta) fills a
+// ResponseMeta from the call's last attempt: its X-Request-Id,
+// Idempotent-Replayed and X-Original-Request-Id, X-Sandbox, the
+// X-RateLimit-* headers, Retry-After, the number of attempts and the whole
+// header. An *Error carries the same for its answer in Error.Response.
 //
 // A Client is safe for concurrent use by multiple goroutines.
 package client
@@ -42,7 +60,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
 
 // Version is the version of this client, sent in the User-Agent header.
@@ -77,10 +95,6 @@ const (
 	DefaultMaxRetryBackoff = 8 * time.Second
 )
 
-// Webhook is a webhook as the API returns it. It is the model generated
-// from the spec's Webhook schema, not a copy of it.
-type Webhook = gen.Webhook
-
 // HTTPDoer sends HTTP requests. *http.Client implements it; tests and
 // callers with special transport needs may pass anything else that does.
 type HTTPDoer interface {
@@ -90,7 +104,7 @@ type HTTPDoer interface {
 // Client calls the API. Create one with New and reuse it: it holds no
 // per-call state and is safe for concurrent use.
 type Client struct {
-	api        gen.ClientInterface
+	api        *genclient.Client
 	baseURL    string
 	maxRetries int
 	timeout    time.Duration
@@ -238,9 +252,9 @@ func New(opts ...Option) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	api, err := gen.NewClient(base,
-		gen.WithHTTPClient(hc),
-		gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+	api, err := genclient.NewClient(base,
+		genclient.WithHTTPClient(hc),
+		genclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
 			req.Header.Set("x-api-key", key)
 			req.Header.Set("User-Agent", UserAgent)
 			req.Header.Set("Accept", "application/json")
@@ -326,18 +340,23 @@ type ToggleStatusParams struct {
 // customer's webhook does not exist for it). Other failures are wrapped
 // errors: the last connection error, or the context's error (with the last
 // attempt's, if any) when ctx ended or the call exceeded WithTimeout.
-func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams) (*Webhook, error) {
+//
+// WithResponseInto tells, among other things, whether the answer was
+// replayed for the Idempotency-Key (ResponseMeta.IdempotentReplayed) and
+// whether it is a sandbox fake (ResponseMeta.Sandbox).
+func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams, opts ...CallOption) (*Webhook, error) {
 	const op = "toggle webhook status"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ToggleWebhookStatusParams{XProfileID: profile}
+	params := &genclient.ToggleWebhookStatusParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	body := genclient.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)
 	})
 }

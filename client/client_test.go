@@ -25,7 +25,7 @@ func TestToggleFlipsAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first flip: %v", err)
 	}
-	if wh.ID.String() != orderHook || wh.DisplayName != "Order Notifications" || wh.IsActive {
+	if wh.ID != orderHook || wh.DisplayName != "Order Notifications" || wh.IsActive {
 		t.Fatalf("first flip returned id %s, name %q, is_active %v; want %s, Order Notifications, false",
 			wh.ID, wh.DisplayName, wh.IsActive, orderHook)
 	}
@@ -73,7 +73,7 @@ func TestToggleSetsAgainstServer(t *testing.T) {
 	if !wh.IsActive || wh.ConsecutiveFailures != 0 {
 		t.Errorf("activating returned is_active %v, consecutive_failures %d; want true, 0", wh.IsActive, wh.ConsecutiveFailures)
 	}
-	if wh.EventFilters == nil || len((*wh.EventFilters)["message"]) != 2 {
+	if len(wh.EventFilters["message"]) != 2 {
 		t.Errorf("event_filters = %v; want the fixture's message filters", wh.EventFilters)
 	}
 }
@@ -149,7 +149,7 @@ func TestToggleProfileScopingAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acme acting for Acme EU: %v", err)
 	}
-	if wh.ID.String() != euHook || wh.IsActive {
+	if wh.ID != euHook || wh.IsActive {
 		t.Errorf("Acme acting for Acme EU got %s is_active %v; want %s false", wh.ID, wh.IsActive, euHook)
 	}
 	if d.isActive(t, acmeEUID, euHook) {
@@ -267,7 +267,7 @@ func TestRequestShape(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		if wh.ID.String() != orderHook || wh.IsActive {
+		if wh.ID != orderHook || wh.IsActive {
 			t.Errorf("case %d: decoded %s is_active %v; want the canned webhook", i, wh.ID, wh.IsActive)
 		}
 		req := rec.request(i)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
 
 // The sent.dm error codes that the webhook operations can answer (Error.Code).
@@ -60,6 +60,10 @@ type Error struct {
 	// RequestID is meta.request_id of the envelope, else the X-Request-Id
 	// header; quote it when reporting a problem. Empty if neither was sent.
 	RequestID string
+	// Response is the answer's metadata, as WithResponseInto gives it: its
+	// own X-Request-Id (which differs from RequestID on a replay), whether
+	// it was replayed, sandbox, rate limits, Retry-After, the header.
+	Response ResponseMeta
 }
 
 // Error describes the answer on one line, starting in lower case so that it
@@ -104,7 +108,7 @@ func IsNotFound(err error) bool {
 // It reuses the generated ErrorDetail, but reads meta loosely: a timestamp
 // in an unexpected shape must not cost the caller the error's code.
 type errorEnvelope struct {
-	Error *gen.ErrorDetail `json:"error"`
+	Error *genclient.ErrorDetail `json:"error"`
 	Meta  *struct {
 		RequestID string `json:"request_id"`
 	} `json:"meta"`
@@ -113,9 +117,10 @@ type errorEnvelope struct {
 // snippetLen bounds the part of an unexpected body quoted in an Error.
 const snippetLen = 200
 
-// newError builds the *Error for a non-2xx answer with the given body.
-func newError(resp *http.Response, body []byte) *Error {
-	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+// newError builds the *Error for a non-2xx answer with the given body and
+// metadata.
+func newError(resp *http.Response, body []byte, meta ResponseMeta) *Error {
+	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Response: meta}
 	var env errorEnvelope
 	if json.Unmarshal(body, &env) == nil && env.Error != nil && env.Error.Code != "" {
 		e.Code = env.Error.Code

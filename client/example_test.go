@@ -159,3 +159,45 @@ func ExampleIsNotFound() {
 	fmt.Println(client.IsNotFound(err))
 	// Output: true
 }
+
+func ExampleWithResponseInto() {
+	srv, stop := exampleServer()
+	defer stop()
+	c, err := client.New(client.WithAPIKey("sk_test_acme_org"), client.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	const id = "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8"
+	// The same Idempotency-Key twice, as after a crash and a restart: the
+	// second call is answered with the first one's stored answer.
+	params := client.ToggleStatusParams{IsActive: client.Bool(false), IdempotencyKey: "order-42-disable"}
+
+	var first, again client.ResponseMeta
+	if _, err := c.ToggleWebhookStatus(ctx, id, params, client.WithResponseInto(&first)); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.ToggleWebhookStatus(ctx, id, params, client.WithResponseInto(&again)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("first:", first.StatusCode, "replayed:", first.IdempotentReplayed)
+	fmt.Println("again:", again.StatusCode, "replayed:", again.IdempotentReplayed,
+		"original request:", again.OriginalRequestID == first.RequestID)
+
+	// A sandbox answer says so; an error carries its answer's metadata too.
+	var meta client.ResponseMeta
+	if _, err := c.ToggleWebhookStatus(ctx, id, client.ToggleStatusParams{Sandbox: true}, client.WithResponseInto(&meta)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sandbox:", meta.Sandbox)
+	_, err = c.RetrieveWebhook(ctx, "00000000-0000-4000-8000-000000000000", client.Scope{})
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) {
+		fmt.Println("error:", apiErr.Response.StatusCode, "attempts:", apiErr.Response.Attempts)
+	}
+	// Output:
+	// first: 200 replayed: false
+	// again: 200 replayed: true original request: true
+	// sandbox: true
+	// error: 404 attempts: 1
+}

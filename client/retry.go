@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -38,24 +39,30 @@ type attemptError struct {
 }
 
 // call runs an operation: attempts, with retries on failures worth
-// retrying, within c.timeout and ctx. op names the operation in errors.
+// retrying, within c.timeout and ctx. op names the operation in errors;
+// cs.record gets the ResponseMeta of the last attempt when call returns.
 //
 // The returned error is the *Error of the last answer when there was one
 // and nothing else went wrong, unwrapped so that errors.As and a type
 // assertion both find it; a connection error wrapped with %w; or, when ctx
 // ends, an error wrapping ctx.Err() (and the last attempt's error).
-func (c *Client) call(ctx context.Context, op string, send sendFunc, decode decodeFunc) error {
+func (c *Client) call(ctx context.Context, op string, cs callSettings, send sendFunc, decode decodeFunc) error {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	var last error
+	var (
+		last error
+		meta ResponseMeta // of the last attempt
+	)
+	defer func() { cs.record(meta) }()
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return stopped(op, err, last)
 		}
-		fail := c.attempt(ctx, send, decode)
+		var fail *attemptError
+		meta, fail = c.attempt(ctx, attempt, send, decode)
 		if fail == nil {
 			return nil
 		}
@@ -84,30 +91,33 @@ func (c *Client) call(ctx context.Context, op string, send sendFunc, decode deco
 	}
 }
 
-// attempt makes one attempt and classifies its failure; nil means the
-// answer was 2xx and decoded.
-func (c *Client) attempt(ctx context.Context, send sendFunc, decode decodeFunc) *attemptError {
+// attempt makes attempt number n and classifies its failure; a nil
+// *attemptError means the answer was 2xx and decoded. The ResponseMeta is
+// that of the answer, or has StatusCode 0 when there was none.
+func (c *Client) attempt(ctx context.Context, n int, send sendFunc, decode decodeFunc) (ResponseMeta, *attemptError) {
 	resp, err := send(ctx)
 	if err != nil {
-		return &attemptError{err: err, retryable: retryableTransportError(err)}
+		return ResponseMeta{Attempts: n}, &attemptError{err: err, retryable: retryableTransportError(err)}
 	}
 	defer resp.Body.Close()
+	now := time.Now()
+	meta := responseMeta(resp, n, now)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
 	if err != nil {
 		// The connection broke while the answer was read. Retrying is safe:
 		// the Idempotency-Key makes the server replay what it answered.
-		return &attemptError{err: fmt.Errorf("read %d answer: %w", resp.StatusCode, err), retryable: true}
+		return meta, &attemptError{err: fmt.Errorf("read %d answer: %w", resp.StatusCode, err), retryable: true}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := decode(body); err != nil {
-			return &attemptError{err: fmt.Errorf("decode %d answer (request_id %q): %w; body: %q",
+			return meta, &attemptError{err: fmt.Errorf("decode %d answer (request_id %q): %w; body: %q",
 				resp.StatusCode, resp.Header.Get("X-Request-Id"), err, snippet(body))}
 		}
-		return nil
+		return meta, nil
 	}
-	fail := &attemptError{err: newError(resp, body), retryable: retryableStatus(resp.StatusCode)}
-	fail.retryAfter, fail.hasAfter = retryAfter(resp.Header, time.Now())
-	return fail
+	fail := &attemptError{err: newError(resp, body, meta), retryable: retryableStatus(resp.StatusCode)}
+	fail.retryAfter, fail.hasAfter = retryAfter(resp.Header, now)
+	return meta, fail
 }
 
 // retryableStatus reports whether an answer with status code is worth
@@ -149,14 +159,12 @@ func (c *Client) backoffFor(attempt int) time.Duration {
 // retryAfter reads how long the server asks the client to wait:
 // retry-after-ms (milliseconds, as some of sent.dm's SDKs honour), else
 // Retry-After in seconds or as an HTTP-date. ok is false when neither is
-// present and valid.
+// present and valid. A wait too long for a time.Duration is the longest
+// one.
 func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
-			if ms > float64(maxRetryAfter/time.Millisecond) {
-				return maxRetryAfter + time.Millisecond, true
-			}
-			return time.Duration(ms * float64(time.Millisecond)), true
+			return duration(ms, time.Millisecond), true
 		}
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
@@ -167,15 +175,20 @@ func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 		if s < 0 {
 			return 0, false
 		}
-		if s > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter + time.Second, true
-		}
-		return time.Duration(s) * time.Second, true
+		return duration(float64(s), time.Second), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// duration is n units, or the longest time.Duration if that is longer.
+func duration(n float64, unit time.Duration) time.Duration {
+	if d := n * float64(unit); d < float64(math.MaxInt64) {
+		return time.Duration(d)
+	}
+	return math.MaxInt64
 }
 
 // sleep waits for d, or returns ctx.Err() as soon as ctx ends.

@@ -11,33 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
-	"github.com/sentstub/sentstub/gen"
+	genclient "github.com/sentstub/sentstub/gen/client"
 )
-
-// The API's models, generated from the spec.
-type (
-	// WebhookEvent is an entry of a webhook's delivery log.
-	WebhookEvent = gen.WebhookEvent
-	// EventType is a family of events (event_types) with its sub-types
-	// (event_filters).
-	EventType = gen.WebhookEventType
-	// Pagination describes a page of a list.
-	Pagination = gen.Pagination
-	// TestResult is what a test delivery found.
-	TestResult = gen.TestResult
-)
-
-// WebhookPage is a page of ListWebhooks.
-type WebhookPage struct {
-	Webhooks   []Webhook
-	Pagination Pagination
-}
-
-// WebhookEventPage is a page of ListWebhookEvents.
-type WebhookEventPage struct {
-	Events     []WebhookEvent
-	Pagination Pagination
-}
 
 // Scope names the account a call acts for. The zero value is the API key's
 // own account.
@@ -114,9 +89,10 @@ const DefaultPageSize = 20
 
 // CreateWebhook creates a webhook (POST /v3/webhooks) and returns it with
 // its signing secret, which only this call and RotateWebhookSecret show.
-func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Webhook, error) {
+func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams, opts ...CallOption) (*Webhook, error) {
 	const op = "create webhook"
-	params := &gen.CreateWebhookParams{}
+	cs := settings(opts)
+	params := &genclient.CreateWebhookParams{}
 	var err error
 	if params.XProfileID, err = profileID(op, p.ProfileID); err != nil {
 		return nil, err
@@ -124,44 +100,46 @@ func (c *Client) CreateWebhook(ctx context.Context, p CreateWebhookParams) (*Web
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.CreateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
+	body := genclient.CreateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
 		EventTypes: eventTypeNames(p.EventTypes), RetryCount: positive(p.RetryCount),
 		TimeoutSeconds: positive(p.TimeoutSeconds), Sandbox: sandbox(p.Sandbox)}
 	if p.EventFilters != nil {
-		f := gen.EventFilters(p.EventFilters)
+		f := genclient.EventFilters(p.EventFilters)
 		body.EventFilters = &f
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.CreateWebhook(ctx, params, body)
 	})
 }
 
 // RetrieveWebhook returns the webhook id (GET /v3/webhooks/{id}), its
 // secret hidden.
-func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope) (*Webhook, error) {
+func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope, opts ...CallOption) (*Webhook, error) {
 	const op = "retrieve webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, s.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.RetrieveWebhook(ctx, webhookID, &gen.RetrieveWebhookParams{XProfileID: profile})
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
+		return c.api.RetrieveWebhook(ctx, webhookID, &genclient.RetrieveWebhookParams{XProfileID: profile})
 	})
 }
 
 // UpdateWebhook changes the settings p carries (PUT /v3/webhooks/{id}) and
 // returns the webhook as saved.
-func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookParams) (*Webhook, error) {
+func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookParams, opts ...CallOption) (*Webhook, error) {
 	const op = "update webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.UpdateWebhookParams{XProfileID: profile}
+	params := &genclient.UpdateWebhookParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.UpdateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
+	body := genclient.UpdateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
 		EventTypes: eventTypeNames(p.EventTypes), RetryCount: p.RetryCount, TimeoutSeconds: p.TimeoutSeconds,
 		Sandbox: sandbox(p.Sandbox)}
 	switch {
@@ -170,7 +148,7 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookPa
 	case p.EventFilters != nil:
 		body.EventFilters = nullable.NewNullableWithValue(p.EventFilters)
 	}
-	return callWebhook(ctx, c, op, func(ctx context.Context) (*http.Response, error) {
+	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.UpdateWebhook(ctx, webhookID, params, body)
 	})
 }
@@ -179,46 +157,49 @@ func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookPa
 // (DELETE /v3/webhooks/{id}). DELETE takes no Idempotency-Key: a retry
 // after a lost answer may find the webhook gone and return an *Error that
 // IsNotFound.
-func (c *Client) DeleteWebhook(ctx context.Context, id string, s Scope) error {
+func (c *Client) DeleteWebhook(ctx context.Context, id string, s Scope, opts ...CallOption) error {
 	const op = "delete webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, s.ProfileID)
 	if err != nil {
 		return err
 	}
-	return c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.DeleteWebhook(ctx, webhookID, &gen.DeleteWebhookParams{XProfileID: profile})
+	return c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
+		return c.api.DeleteWebhook(ctx, webhookID, &genclient.DeleteWebhookParams{XProfileID: profile})
 	}, func([]byte) error { return nil })
 }
 
 // ListWebhooks returns one page of the webhooks (GET /v3/webhooks), newest
 // first. Webhooks iterates over all of them.
-func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams) (*WebhookPage, error) {
+func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams, opts ...CallOption) (*WebhookPage, error) {
 	const op = "list webhooks"
+	cs := settings(opts)
 	profile, err := profileID(op, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ListWebhooksParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize),
+	params := &genclient.ListWebhooksParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize),
 		IsActive: p.IsActive, XProfileID: profile}
 	if p.Search != "" {
 		params.Search = &p.Search
 	}
-	var out gen.WebhookListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	var out genclient.WebhookListResponse
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhooks(ctx, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookPage{Webhooks: out.Data.Webhooks, Pagination: out.Data.Pagination}, nil
+	return &WebhookPage{Webhooks: webhooksFrom(out.Data.Webhooks), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // Webhooks iterates over every webhook that p selects, from p.Page on,
 // fetching a page at a time as the loop asks for more. An error ends the
-// iteration: it is yielded once, with a nil webhook.
-func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams) iter.Seq2[*Webhook, error] {
+// iteration: it is yielded once, with a nil webhook. opts apply to each
+// page's call.
+func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams, opts ...CallOption) iter.Seq2[*Webhook, error] {
 	return pages(p.Page, func(page int) ([]Webhook, bool, error) {
 		p.Page = page
-		res, err := c.ListWebhooks(ctx, p)
+		res, err := c.ListWebhooks(ctx, p, opts...)
 		if err != nil {
 			return nil, false, err
 		}
@@ -228,49 +209,51 @@ func (c *Client) Webhooks(ctx context.Context, p ListWebhooksParams) iter.Seq2[*
 
 // ListWebhookEventTypes returns the event types a webhook can subscribe to
 // (GET /v3/webhooks/event-types).
-func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope) ([]EventType, error) {
+func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope, opts ...CallOption) ([]EventType, error) {
 	const op = "list webhook event types"
+	cs := settings(opts)
 	profile, err := profileID(op, s.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	var out gen.EventTypeListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.ListWebhookEventTypes(ctx, &gen.ListWebhookEventTypesParams{XProfileID: profile})
+	var out genclient.EventTypeListResponse
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
+		return c.api.ListWebhookEventTypes(ctx, &genclient.ListWebhookEventTypesParams{XProfileID: profile})
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return out.Data.EventTypes, nil
+	return eventTypesFrom(out.Data.EventTypes), nil
 }
 
 // ListWebhookEvents returns one page of the delivery log of the webhook id
 // (GET /v3/webhooks/{id}/events), newest first. WebhookEvents iterates
 // over all of it.
-func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams) (*WebhookEventPage, error) {
+func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams, opts ...CallOption) (*WebhookEventPage, error) {
 	const op = "list webhook events"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.ListWebhookEventsParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize), XProfileID: profile}
+	params := &genclient.ListWebhookEventsParams{Page: pageOr1(p.Page), PageSize: pageSizeOrDefault(p.PageSize), XProfileID: profile}
 	if p.Search != "" {
 		params.Search = &p.Search
 	}
-	var out gen.WebhookEventListResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	var out genclient.WebhookEventListResponse
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ListWebhookEvents(ctx, webhookID, params)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookEventPage{Events: out.Data.Events, Pagination: out.Data.Pagination}, nil
+	return &WebhookEventPage{Events: webhookEventsFrom(out.Data.Events), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // WebhookEvents iterates over the delivery log of the webhook id, as
 // Webhooks does over webhooks.
-func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams) iter.Seq2[*WebhookEvent, error] {
+func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEventsParams, opts ...CallOption) iter.Seq2[*WebhookEvent, error] {
 	return pages(p.Page, func(page int) ([]WebhookEvent, bool, error) {
 		p.Page = page
-		res, err := c.ListWebhookEvents(ctx, id, p)
+		res, err := c.ListWebhookEvents(ctx, id, p, opts...)
 		if err != nil {
 			return nil, false, err
 		}
@@ -281,19 +264,20 @@ func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEven
 // RotateWebhookSecret gives the webhook id a new signing secret
 // (POST /v3/webhooks/{id}/rotate-secret) and returns it; the old one signs
 // nothing more.
-func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation) (string, error) {
+func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation, opts ...CallOption) (string, error) {
 	const op = "rotate webhook secret"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, m.ProfileID)
 	if err != nil {
 		return "", err
 	}
-	params := &gen.RotateWebhookSecretParams{XProfileID: profile}
+	params := &genclient.RotateWebhookSecretParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, m.IdempotencyKey); err != nil {
 		return "", err
 	}
-	var out gen.SigningSecretResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
-		return c.api.RotateWebhookSecret(ctx, webhookID, params, gen.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
+	var out genclient.SigningSecretResponse
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
+		return c.api.RotateWebhookSecret(ctx, webhookID, params, genclient.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
 	}, decodeInto(&out)); err != nil {
 		return "", err
 	}
@@ -303,34 +287,36 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation)
 // TestWebhook makes the server deliver one signed test event to the
 // webhook id now (POST /v3/webhooks/{id}/test) and returns what came of it.
 // An inactive webhook is an *Error with CodeWebhookInactive.
-func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams) (*TestResult, error) {
+func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams, opts ...CallOption) (*TestResult, error) {
 	const op = "test webhook"
+	cs := settings(opts)
 	webhookID, profile, err := ids(op, id, p.ProfileID)
 	if err != nil {
 		return nil, err
 	}
-	params := &gen.TestWebhookParams{XProfileID: profile}
+	params := &genclient.TestWebhookParams{XProfileID: profile}
 	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	body := gen.TestWebhookJSONRequestBody{Sandbox: sandbox(p.Sandbox)}
+	body := genclient.TestWebhookJSONRequestBody{Sandbox: sandbox(p.Sandbox)}
 	if p.EventType != "" {
-		t := gen.EventTypeName(p.EventType)
+		t := genclient.EventTypeName(p.EventType)
 		body.EventType = &t
 	}
-	var out gen.WebhookTestResponse
-	if err := c.call(ctx, op, func(ctx context.Context) (*http.Response, error) {
+	var out genclient.WebhookTestResponse
+	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.TestWebhook(ctx, webhookID, params, body)
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	r := testResultFrom(out.Data)
+	return &r, nil
 }
 
 // callWebhook runs an operation that answers a webhook.
-func callWebhook(ctx context.Context, c *Client, op string, send sendFunc) (*Webhook, error) {
-	var out gen.WebhookResponse
-	err := c.call(ctx, op, send, func(b []byte) error {
+func callWebhook(ctx context.Context, c *Client, op string, cs callSettings, send sendFunc) (*Webhook, error) {
+	var out genclient.WebhookResponse
+	err := c.call(ctx, op, cs, send, func(b []byte) error {
 		if err := json.Unmarshal(b, &out); err != nil {
 			return err
 		}
@@ -342,7 +328,8 @@ func callWebhook(ctx context.Context, c *Client, op string, send sendFunc) (*Web
 	if err != nil {
 		return nil, err
 	}
-	return &out.Data, nil
+	w := webhookFrom(&out.Data)
+	return &w, nil
 }
 
 func decodeInto(v any) decodeFunc {
@@ -402,13 +389,13 @@ func idempotencyKey(op, key string) (*string, error) {
 	return &key, nil
 }
 
-func eventTypeNames(types []string) *[]gen.EventTypeName {
+func eventTypeNames(types []string) *[]genclient.EventTypeName {
 	if types == nil {
 		return nil
 	}
-	out := make([]gen.EventTypeName, len(types))
+	out := make([]genclient.EventTypeName, len(types))
 	for i, t := range types {
-		out[i] = gen.EventTypeName(t)
+		out[i] = genclient.EventTypeName(t)
 	}
 	return &out
 }
