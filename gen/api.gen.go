@@ -213,6 +213,9 @@ type Conflict = ErrorResponse
 // Forbidden defines model for Forbidden.
 type Forbidden = ErrorResponse
 
+// GatewayTimeout defines model for GatewayTimeout.
+type GatewayTimeout = ErrorResponse
+
 // MethodNotAllowed defines model for MethodNotAllowed.
 type MethodNotAllowed = ErrorResponse
 
@@ -853,6 +856,13 @@ type ToggleWebhookStatusResponse503Headers struct {
 	XResponseTime string
 }
 
+// ToggleWebhookStatusResponse504Headers the declared response headers of an HTTP 504 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type ToggleWebhookStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -876,6 +886,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON500 *ErrorResponse
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ToggleWebhookStatusResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -896,6 +908,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers500 *ToggleWebhookStatusResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ToggleWebhookStatusResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ToggleWebhookStatusResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -946,6 +960,11 @@ func (r ToggleWebhookStatusResponse) GetJSON500() *ErrorResponse {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -1187,6 +1206,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -1466,6 +1492,30 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ToggleWebhookStatusResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -1672,6 +1722,17 @@ type ForbiddenJSONResponse struct {
 	Body ErrorResponse
 
 	Headers ForbiddenResponseHeaders
+}
+
+type GatewayTimeoutResponseHeaders struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+type GatewayTimeoutJSONResponse struct {
+	Body ErrorResponse
+
+	Headers GatewayTimeoutResponseHeaders
 }
 
 type MethodNotAllowedResponseHeaders struct {
@@ -2001,6 +2062,23 @@ func (response ToggleWebhookStatus503JSONResponse) VisitToggleWebhookStatusRespo
 	return err
 }
 
+type ToggleWebhookStatus504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ToggleWebhookStatus504JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealthz Liveness of the stub process
@@ -2129,73 +2207,76 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id openapi_types.
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9u2lv8qZ7CdaTwlJcqy41j5446bpLee5jWx3dtp5BUh8khEQwIsANpWvPruOwBIiqQethPv7TZz",
-	"/4os4XFwHj+cF3JLIpHlgiPXioxuSYI0Rmk/nsaY5UIj1/4HzFO6wNh8HaOKJMs1E5yMyHuJCrmG6wQ5",
-	"6ARBosoFVwhM2b+VFhJjoFxdowQtgHJAKlOGEiT+WaDScM104gbTDKHeN1r4v+CiRzyiogQzanZHXmRk",
-	"9JFoWSC59Ihe5EhGRGnJ+Jwslx75zT95f+r/ilJZCrsEnycIJ+9P4coNAJ1QXVKHsdnLEMWkOavZY9Pe",
-	"V8NtO7+TbM44Tf0P7mT+6QaWveNAQVqOeiXLHBtYDGLW+uY6EarNUllKos2VnGqN0iz+3xL/nHw88X+n",
-	"/ufAP7784TuymdRdFJ4ndic74HsFLH4O+GdBUwVhhpr2yp8mLA4BbyLMNYjVoXYz8YtIdef3z1mGG6hl",
-	"GYLKjRYqlFeMz5s89IBxyFiaMoWR4LFy2kah4Ezfm9SPlsAn43HPfdr7R6a2kXtGeTwVN9ttRXBQbkxF",
-	"pHoOXOjEkH5NFVxLpjXyh2n+0iM5lTRD3bXfaPELLtbJueDszwLhEy6MWSJXhURgtdHXSphLEaFSjM97",
-	"8KZQGqYIA3//8HDMaZonlBcZShZBlFBJI7O7B8kiT5ArD4SEghtEiYRE1YNKlgqoRIholGA85jMhYf8A",
-	"ElFIBTlKS5T5NyqUFhnKHpxARtOZkBnG9lem4CAI4NeT16cvT85P372dBMFRb8yJR/CGZnlqmGM0jE6j",
-	"wf5wIlHLxYB4hJmzO5gjHuHUqBTpYE6L8Rm9eY18rhMy2j889EjGePX3wGspCfU/n/i/B/7xxN+mze+l",
-	"mLEUT19uUg/7E1xcnL40ElGRyLEFBwY9IUpYGhuhmME9eMfTBQg5p5x9pmalMTfw9gkXCiLKoVBmDabA",
-	"HbkHBgDL2ZA5cabC2Iywe0U0TRmfj3lzTcfXjZy78cvFfBa32GZkRTUZkaKwv6zz4sxcOrqYvsSUbtDP",
-	"M11MQZjjPaE56xnT6cUZsDk3qgRM740sxSJHaakETT+hcqc1R/KgyMdcCxgGygMlHNZHKTP7WuZoy1WW",
-	"oSi0AspjiASPCikb+q/G3CKG4OtXE7xpAouQUH4cQXgYBJkKPQiPVLiDfb/5FRd8x4ZdAHQ78A6XTzL1",
-	"P2rvu50cPWNZkVKNX8bUjH5q692MshSoGvNciriILK8jynsQMm4IpOkEpRQy7ArETFQeHAbBmJ++PX/1",
-	"4e3J60kQDMzMFSsnBadXlKV0mmK5RONX50EAU2Mei2tuVhvC2asPv56+eGXW8qzc2vvGApVBVJAFhyf2",
-	"uA71+Zh3ZLh3P+HUHN0EyW0umNU2H24LbFf3u0XtH2lcXs3mr0hwg8XmI83zlEX2fP0/lHNtaqS7JTHV",
-	"lIx4kaYecWTY6bHZrAWSBgNj1EYy1fhYRJNCpoYDWudq1O/HIlKVcvTtcqq/tkqGStG5hU9+RVMWwzVO",
-	"EyE+welLcObfI0szTlt2rdyGEpqPfjv+/Eu+/8fLa6PNLEOlaZaTEdkP9p/6wdAfDM73B6PDYHRw3Hv6",
-	"7Cg43h/+EASjICAeuao8POOPLT2iishcU2Q0o6nCZVNO30mckRH5r/7K1+27X1X/lTlcdSs5eaw7jLWH",
-	"pla30AjCNkdCp2NhydzQYDDGMF3AjGEaj/mTcDufQvMBKExpDCzesxdne/2jcsiYry7CLh5ZVW648Gu+",
-	"8CZOlOP77cEbnMTdkxtjN3ttd01vDrdyeCH4LGXRIxrCi3dvf3p9+uL8a8ygs8bKCE668QxTXQEZBaKp",
-	"RBovYIrG3SudK4z//oYSNjkTjmw8cI/4zvBEaZamwPjYCHyeaKAzbaLFBOGaMv2N6fVPQk5ZHCN/PMU+",
-	"uTj/eRIEB1+q1I35TVRXxWzGIuMvGW88Y8qwUH0Dqlqd16pp5Q2bsMIGaE2f1iKxbvjMzHkWdMydJ16G",
-	"7KXfDOtu8zejt29QJyJ+K/RJmoprlw26Q30f8Q7OqU4Ab5jSCqaFtkJYAW1maYMn3Tt5r/ctSeA9XaSC",
-	"xudCvKZyjv9eAVRoPhWxBW1xhRIG8Ib9+K2z/QzlFYvwouHJPxpyNyKZLwXv9hIr/H5BI3PnOuJBm1tX",
-	"UsnSBTRjkr8/mDfOvyN8bB76eTvLSi2kjzneYFRojL8x3L7gtNCJkOzzvTD7YS7H4CtdjrbKXiiU9Q1b",
-	"6AS5NuR9C+6xgdAbn+bMN36GE5gNKJnNrcKTyikZhHsubfqJi2u++n7/m0LVmrH2JJZ7L60a2cSXFDlK",
-	"zVxKxClcOx124v9++cPEZcWGy/VsmEdufCFjlGQ0WDY09JbQOGZGJDR939qFaczsh06Gpl6ZSkkXZE2u",
-	"PwkJNqpfpbwKicqDUqtVJw8AnGb4HIROUF4zhWCMxgjW/OvuFleIKLcV0z8w0s0DDZcNG7vdNm+dEQfL",
-	"hqndbh+375JSVVnkoxPAau6KnSs6Lrv0Lj3SNok1sTpw2W1Vb8VLM6pFXAOK7jTIUqU6zKuAZNf0N9je",
-	"96AJDTXzpkKkSHlb3Trcq2Z57sQV+SUZmxj3M9JUJ+scU5rqQjUzj+IT8cgdGcYONW6NTdu+KdnS3rSJ",
-	"tg8s33WMsIHM3bT0h59ewHA4PAbG4eL8hXPsj2AmaeRsFWI2Z2WOnkLo0DsEMZsptGW8utwQU42+2Yo0",
-	"izNV5e72aDkeu9mb6Z0Lv7L3nJlleiXynbsl6xE+M/6ULpmSkBGZM50U014ksr4q88arDzRn/XJFw+uW",
-	"Pl+tEHxXjbmlxR2xNqTUZPRq7U0CL61rKyjaG7CLdyfpNV0oi1pGWpSD1ee6Sm2EkdGb5jrBXeBmaXlV",
-	"WfVXEAOlsc2K9KsJKgec31trvapwW5WYO2pqUwkV2m/U1y5RTf19mNI+prYuPfJ4TLiXrf61ZxXzeYr/",
-	"cin6MwuXjYpMGxyZmhiEusLNjSYGbNHWclE/B5EZxsSu6aOqMrohTMEsZXnuGjt2XS4eUc3+ghktUr3F",
-	"OH51Xgk60HQNOBQk0pQpzSKY0U9opSQKbaVm3FDKF7YRYTcd1kVYM5mSZ5s8OK5MaMWucFI5SLa0zjjL",
-	"DOAF9WqMa5zbItzq0AYjI4kmDphQfdfNfd5Av9Ua1mliKk/pYuLKe7edSv4Of8gjyONcMK4rp6txD9og",
-	"5x+jfp/sBGyP4BVyPZmxtOrQ+HpX9N4+41G9vxnykF0aizxdesS5AbuL+x2FbRnJdp06XHokpUpPYkzZ",
-	"FcrFxPA4y/U9ZL4O1k0agmrl1e3Q3OTrFh/Ym1jLxSQShYuqM3rj1Np1i7jPg10q/szYNZtzxucThZFE",
-	"vaF0n5hwkHGYmdvOFrWnC3B2YU1cCoMlvpv/3F2KaM54naBEwNTdhQ+KF8rmiEnZ2NA63WA/aJzvcNf5",
-	"jpceKfL4nha8m+EHXd/HamDLtjv2usbbpk627aJrpW3ZrvNjh8ru1jlvMyi2gK7Fs8vtgPt1MVaF2l8S",
-	"ZFVe298qwDIbYVRIphdnhhjHqpOc/YKLk8IFXh03k7fqOsaPq8pBZbNVb3t/VJnyWaEktTu5HBHjM7HF",
-	"dyimCjWIGZSJs+8VXA2hlJayG9uGpsqRAZblKWbmr5UTNl2MeWLAYSZF1lgpL6YpiyAWUWFmuHIV2MbP",
-	"6ru6g5fxeYqgRCEjHHMxAy0LnVSFr1wKw9YRhLZvaI4cJdUYgi4kV8A0MF72lv1TlN1XVcvOmL+KEmFT",
-	"1CjBttHMaITOQyq/LXMrqByW1VlbOqeMKw1M2w6gMTdzNCqt6in1jLJ/djWlN+Zj/qr9a+mvVuUNR4Jr",
-	"j0J+hanIcQRhqWyhB6HRttAb89A1P9lD2QbZsAedtSMqJUMFYTORFsIT21YLWoz5WmftnmdGN3J25Qad",
-	"XFrZXKaZth2PFcVdTXlSacnehpSnyJHTnJERGfaC3tA544m1in5icxGfzee5u5XqNqvTmIzIP1H/XA7p",
-	"dDLtB8HDss1VeoOIT+TeedcyV7KtaOjaK2yPgesN7rXsn4w+XhrYyTIqF2REXrMr5GZCqdzWrspFDJfp",
-	"XBnEOdPFlFyahfq2mWMnez64Ef8PuWMUeEqNYdjgQNlurcNg+IWEdapKj0ph3dHnSN0tRcNx1hWjB0yr",
-	"1YKMR2kRY7xZqlfDftmjpfq3LF72tQ0K/VUGLqc62nRTGKfCopWQECOt/6R109esbCho1TdWnc4GmU44",
-	"4I1hOtMQ1q5KaMJIVYK+cfWeA+VVVNkaZ2JJ5QC2FWf24Ay1rjrky+g0wZq0qjcpoQqihPK5Y7qNB8e8",
-	"PJuNEuspEi1R4SZvJjShb9CDfzGdjHk4rkLXMRmZOwTDuuud1U3vdTdn89VDI2odcxu2GkBdmJlh3XBf",
-	"runwsG2FG0J60m6X/7jpCi7PaJ9A9FqN5fHB7JA+nR750bP42D/AYObTwXTfj4bxAR7OntKj6bPKI7A5",
-	"iNofsM7q9jcHd3RNGzeoQnKfuW5C/559mJvtcMWEfufBwD1mrLrZ7zG43e79gAl17+3y0qsSnT+KePEw",
-	"mGpEoWW2pE6kPKzStyM/tAHFjClnuV44v8KGEQqogvB2Gfbgoizy2cqQexPhWrFji8Vfd2NUzv/m7EvQ",
-	"zqmUtdKBPzg8HwSjYTAKgrpG2k6ckHfGEYe3QrNZub3qhlyr2m9JkE2+1ZhqXfn1aKsqNTcTFR+rupO9",
-	"gDHLjSrYAoat/97XEtekvz3V4IjYmTBwQ1ph/3A9gnej1kLoYdAOhkvW7/vB4Dw4HgUN1q/iMLfWI5bA",
-	"g/27S+AGne5tF91gdMuVXt81dYunu1s7te0trw93VZk3Tdn0IPCBVfItj/p2r7Jp0l9cc++8Tds9txpo",
-	"hXjgkGfTjBqh+o2HC3bK4O4prcYUO2l496RV96ydcfB4HS0fXp29u/hgG4mefWlXS2eN1dVcWof1YWei",
-	"4I/e0fLsL+loqay59s9th6Zxft2zMuWe/Npuh5WP+x9T/7/v+joIDu82prWWXjvx+O6J9dsMM2FwD7Pt",
-	"tq7aSDN4PONtPi/7UuPtrNF42sGh4HiTY2QiLVfvFpENrWK4TlhaXmJVZFVZRRkuPq6lD//9vWsbzt8z",
-	"/p+L3crXbyZQi5mKUqEwft592T5jPFZlp3xh4+9Gku97BamYf1M9w4f3ucs2NBbbvEadyXCxRlefVimL",
-	"KsdHLpedhEg7of3x0sROjtmbot0qbdh44FlnDJ2M1OoBj00OguA2oWKiFxrHEpXaIx5pG1njiakN3kqy",
-	"b6tguCbfRIOd/yWhCuDbuTimFaaz59B8vFrfPZZQMzbrrQJum9VZXi7/NwAA//8=",
+	"7Fx7c9u2lv8qZ7idaTwlJcqyk1j5446bpK2neU1s93YaeUWIPBTRkAALgLYVr777DgCSIilKthPf272e",
+	"/SuShcfBefxwXsiNE/Is5wyZks7kxkmQRCjMx5MIs5wrZMr7iHlKlhjpP0coQ0FzRTlzJs4HgRKZgqsE",
+	"GagEQaDMOZMIVJrvUnGBERAmr1CA4kAYIBEpRQEC/ypQKriiKrGDSYZQ7xsuvV9xOXBcR4YJZkTvjqzI",
+	"nMknR4kCnQvXUcscnYkjlaBs4axWrvO7d/zhxPsNhTQUdgk+SxCOP5zApR0AKiGqpA4jvZcmigp9Vr1H",
+	"396X4207vxd0QRlJvY/2ZN5JD8veMyAgDEfdkmWWDTQCHrf+cpVw2WapKCXR5kpOlEKhF/9vgX/NPh17",
+	"fxDvi+8dXfzwndNP6i4KzxKzkxnwvQQavQD8qyCphCBDRQblTzMaBYDXIeYK+PpQu5n4VaTa83tnNMMe",
+	"ammGIHOthRLFJWWLJg9doAwymqZUYshZJK22ESgYVXcm9ZMh8Ml0OrCf9v6RyW3knhIWzfn1dlvhDKQd",
+	"UxEpXwDjKtGkXxEJV4Iqhex+mr9ynZwIkqHq2m+4/BWXm+ScM/pXgfAZl9oskclCINDa6GslzAUPUUrK",
+	"FgN4W0gFc4SRt394OGUkzRPCigwFDSFMiCCh3t2FZJknyKQLXEDBNKKEXKAcQCVLCUQghCRMMJqymAvY",
+	"P4CEF0JCjsIQpf8NC6l4hmIAx5CRNOYiw8j8SiUc+D78dvzm5NXx2cn7dzPffzaYMsd18JpkeaqZozWM",
+	"zMPR/ngmUInlyHEdqs9uYc5xHUa0SjkdzGkxPiPXb5AtVOJM9g8PXSejrPo+cltKQrwvx94fvnc087Zp",
+	"8wfBY5riyas+9TA/wfn5ySstERnyHFtwoNETwoSmkRaKHjyA9yxdAhcLwugXoleaMg1vn3EpISQMCqnX",
+	"oBLskQegAbCcDZkVZ8q1zXCzV0jSlLLFlDXXtHzt5dy1Vy7m0ajFNi0ropyJUxTml01enOpLRxXzV5iS",
+	"Hv08VcUcuD7eE5LTgTadQZQBXTCtSkDV3sRQzHMUhkpQ5DNKe1p9JBeKfMoUh7EvXZDcYn2YUr2vYY4y",
+	"XKUZ8kJJICyCkLOwEKKh/3LKDGJwtnk1wdsmsHAB5ccJBIe+n8nAheCZDHaw73ev4oJn2bALgG5G7uHq",
+	"SSb/R+59t5OjpzQrUqLw65iakc9tvYsJTYHIKcsFj4rQ8DokbAABZZpAks5QCC6CrkD0ROnCoe9P2cm7",
+	"s9cf3x2/mfn+SM9cs3JWMHJJaErmKZZLNH61HgRQOWURv2J6tTGcvv7428nL13ot18itvW/EUWpEBVEw",
+	"eGKOa1GfTVlHhnt3E07N0T5IbnNBr9Z/uC2wXd3vBrV/JFF5NetvIWcai/VHkucpDc35hn9K69rUSHfj",
+	"REQRZ8KKNHUdS4aZHunNWiCpMTBCpSVTjY94OCtEqjmgVC4nw2HEQ1kpx9AsJ4cbq2QoJVkY+GSXJKUR",
+	"XOE84fwznLwCa/4DZ6XHKcOutdtQQvOz34++/Jrv//nqSmszzVAqkuXOxNn39596/tgbjc72R5NDf3Jw",
+	"NHj6/Jl/tD/+wfcnvu+4zmXl4Wl/bOU6sgj1NeVMYpJKXDXl9J3A2Jk4/zVc+7pD+6scvtaHq24lK49N",
+	"h7H20OT6FppA0OZIYHUsKJkbaAzGCOZLiCmm0ZQ9CbbzKdAfgMCcRECjPXNxttd/Vg6ZsvVF2MUjo8oN",
+	"F37DF+7jRDl+2B7c4yTuntwY2++13Ta9OdzI4SVncUrDBzSEl+/f/fTm5OXZt5hBZ421ERx34xkquwLS",
+	"CkRSgSRawhy1u1c6Vxj95xtK0ORMMDHxwB3iO80TqWiaAmVTLfBFooDESkeLCcIVoeqR6fVPXMxpFCF7",
+	"OMU+Pj/7Zeb7B1+r1I35TVSXRRzTUPtL2hvPqNQslI9AVavzGjWtvGEdVpgArenTGiRWDZ+ZWs+CTJn1",
+	"xMuQvfSbYdNtfjR6+zNReEWWZ9ZffjjlbXiGX63AnTXWSlxSa3BEy0ffobWj+Ag0uXnw0nnWvJ4TiRDR",
+	"yOqqTb5pGKY2SydRXKL4XvvUSKKUMoQngedFc6+MhoI9GylWEJ5irIBxwDjGULkwLxRQpoOiKWNECH4F",
+	"IZHYISDkWUaVwgioAqLMjymRCjKeaUPTnjvVEVZFIdGRm1Q63DcB++1XB0mvyFKCJDE+MnN7iyrh0Tuu",
+	"jtOUX9nk6y0G94Aub05UAnhNpZJG2FqP1n5NZmiDJ10XeG/wmCTwgSxTTqIzzt8QscB/rwAqy5vzyCg6",
+	"v0QBI3hLf3zsbD9FcUlDPG8Ezg921zQSB1971bSXWN80L0lYIisNEZRGKkEETZfQTAE8qhvnsHvjhIRp",
+	"oJhr9TW53RcmkG2wzM6Ysr4MT5NRA3hNVWLuhGW7JkKMAzZleI1hoTB6ZLB/zkihEi7olztB/v0ChNE3",
+	"BghtjT+XKGp/uFAJMqXJewzBrEbga4/k1NNRgRWYSf9QUwmBJ1UIMQr2bJHjM+NXbP33/UcFyjVjzUkM",
+	"914ZNTJpaqEdakVtAtMqXDt5fez9cfHDzOawx6vN3LXrXHtcRCicyWjV0NAbh0QR1SIh6YfWLlRhZj50",
+	"8qn1ykQIsnQ25PoTF2BycOsEdSFQulBqtexk7YCRDF8A11B0RSWCNhotWP2vvZps2bDcls//xFA1DzRe",
+	"NWzsZtu8TUYcrBqmdrN93L5NIVdFzE9WAOu5a3au6bjo0rtynbZJbIjVgstuq3rHX+lRLeIaUHSrQZYq",
+	"1WFeBSS7pr/F9r4HTWiomTfnPEXC2urW4V41y7Unrsgvyehj3C9IUpVsckwqogrZrBPwz47r3FIP6FBj",
+	"1+jb9m3JlvamTbS9Z7G9Y4QNZO4WkT7+9BLG4/GRjgDPz17auOAZxIKE1lYhogtaVtQIBBa9A+BxLNEU",
+	"3eviYEQUmpjTaZZSqzr7zbPVdGpn99O74F5l7znVywxK5DuzS9YjPKrdMVUyJXEmzoKqpJgPQp4NZVnl",
+	"WX8gOR2WK2pet/T5co3guzpCWlrcEWtDSk1Gr9fuE3hpXVtB0dyAXbw7tuGxRh0tLcLA6HPdU6KFkZHr",
+	"5jr+beBmaHldWfU3EAOlscVF+s0ElQPO7qy1btVmUTWEdNTUJP4qtO/V1y5RTf29n9I+pLauXOfhmHAn",
+	"W/17z8oXixT/aQtqpwYuG/XTNjhSOdMIdYn9bWEabNF0XqB6AdxmrmyLVtUTYIdQCXFK89y2Ye26XFxH",
+	"NruBYlKkaotx/Ga9ErSgafNhRIdRKZWKhhCTz2ikZLKZwmYzCVuatqHddBgXYcNkSp71eXBM6tCKXuKs",
+	"cpBMIwxlNNOA59erUaZwYUrm60NrjAwF6jhgRtRtN/dZA/3Waxinico8JcuZLcbfdPpudvhDroMsyjll",
+	"qnK6GvegCXL+MRkOnZ2A7Tp4iUzNYppW/VTf7ore2Wd8Vu+vh9xnl8YiT1euY92A3a04HYVtGcl2nTpc",
+	"uU5KpJpFmNJLFMuZ5nGWqzvIfBOsmzT41crr26G5ybctPjI3sRLLWcgLG1Vn5Nqqte3tsp9Hu1T8ubZr",
+	"umCULWYSQ4Gqp9Em0eEgZRDr2860oMyXYO3CmLjgGks8O/+FvRRRn/EqQYGAqb0L7xUvlMn7WdmG1Drd",
+	"aN9vnO9w1/mOVq5T5NEdLXg3ww+6vo/RwJZtd+x1g7dNnWzbRddK27Ld5McOld2tc24/KLaArsWzi+2A",
+	"+20xVoXaXxNkVV7bf1SApTfCsBBULU81MZZVxzn9FZfHhQ28Om4ma1VhtR9XFW/L1sjB9m7GMuWzRkli",
+	"drI5IspivsV3KOYSFfAYysTZ9xIux1BKS5qNTfth5cgAzfIUM/1t7YTNl1OWaHCIBc8aK+XFPKUhRDws",
+	"9AxbXAbTpl39re63p2yRIkheiBCnjMegRKGSqkydC67ZOoHAdPktkKEgCgNQhWASqALKyk7Qn3nZK1k1",
+	"2E3Z6zDhZe0QTNNbTEJ0GxXFKreC0mJZnbUlC0KZVECV6debMj1HoVSynlLPKLvd11MGUzZlr9u/lv5q",
+	"VR2xJNhmRmSXmPIcJxCUyha4EGhtC9wpC2yrojmUaWcPBtBZOyRCUJQQNBNpATwxTfCg+JRt9MHvuXp0",
+	"I2dXbtDJpZWtoIoq059cUdzVlCeVluz1pDx5jozk1Jk444E/GFtnPDFWMUxMLuKL/rywt1Jd6z6JnInz",
+	"M6pfyiGdvsN9379ftrlKbzj8s3PnvGuZK9lWc7TNUKYjyHbyD1r270w+XWjYyTIils7EeUMvkekJpXIb",
+	"uyoX0VwmC6kR51QVc+dCLzQ0rVc72fPRjvg/yJ26yGKDA2l6Kw/98VcS1ilKPSiFdf+tJXW3FDXHaVeM",
+	"LlAl1wtSFqZFhFG/VC/Hw7KjUg5vaLQaKhMUeusMXE5U2HdTaKfCoBUXECGpv5K6RTMu239a9Y31uwSN",
+	"TMcM8FoznSoIalcl0GGkLEFfu3ovgLAqqmyN07GktADbijMHcIpKVe9Zyug0wZq0qpMwIRLChLCFZbqJ",
+	"B6esPJuJEuspAg1RQZ83E+jQ1x/AP6lKpiyYVqHr1JnoOwSD+o0KrZ+o1L3XzTdKjah1ykzYqgF1qWcG",
+	"9fOYck2Lh20r7Anpnfbjlk99V3B5RvNgadB6BhIdxIfk6fyZFz6PjrwD9GOPjOb7XjiODvAwfkqezZ9X",
+	"HoHJQdT+gHFWt78QuuWNg3aDKiT3qO399e7YNd1vh2smDDvPe+4wY/325A6D248z7jGh7pRfXbhVovNH",
+	"Hi3vB1ONKLTMltSJlPtV+nbkh3pQTJtylqul9StMGCGBSAhuVsEAzssin6kM2RdM9uFEZLD4226Myvnv",
+	"z7747ZxKWSsdeaPDs5E/GfsT369rpO3EifNeO+Lwjisal9vLbsi1rv2WBJnkW42pxpXfjLaqUnMzUfGp",
+	"qjuZCxizXKuCKWCY+u9dLXFD+ttTDZaInQkDO6QV9o83I3g7aiOEHvvtYLhk/b7nj878o4nfYP06DrNr",
+	"PWAJ3N+/vQSu0enOdtENRrdc6fVdUzdk27u1U9ve8lZ4V5W5b0rf8917Vsm3PMHdvUrfpL+55t55Sbp7",
+	"bjXQCPHAIk/fjBqhho1nRmbK6PYprcYUM2l8+6R1r7uZcfBwHS0fX5++P/9omoqef21XS2eN9dVcWofx",
+	"YWNesAfvaHn+t3S0VNZc++emwVM7v/YRqLQP9E23w9rH/X9T/9d3fR34h7cb00ZHsJl4dPvE+iWVnjC6",
+	"g9l2O19NpOn/S1r+Rw/Q8t95iMWgYHidY6gjLVvv5qEJrSK4SmhaXmJVZFVZRRkuPqylj//9vWs95x9o",
+	"/8/GbuVbVR2oRVSGKZcYvej+PxQxZZEs37UUJv5uPRuAlC8eVcvx4V3usp6+ZDP14PapnaczJh1SJ0Bs",
+	"iNJVw3Wmo0oNOherTh6lnQf/dKFDLiujviC5yjY2XnHXiUYrWrl+amFyisCZycPooIdEkUAp9xzXadtm",
+	"4x25iflKsm+qGLomXweRnf8KpYr72yk8qiSm8QtovlCvryxDqB6bDdZxukkGrS5W/xsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

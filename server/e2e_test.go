@@ -245,6 +245,16 @@ func TestParseOptions(t *testing.T) {
 	if _, err := server.ParseOptions([]string{"--nope"}, getenv, io.Discard); err == nil {
 		t.Errorf("an unknown flag was accepted")
 	}
+	if o.DBTimeout != 5*time.Second {
+		t.Errorf("default --db-timeout = %v, want 5s", o.DBTimeout)
+	}
+	o, err = server.ParseOptions(nil, func(k string) string { return map[string]string{"SENTSTUB_DB_TIMEOUT": "750ms"}[k] }, io.Discard)
+	if err != nil || o.DBTimeout != 750*time.Millisecond {
+		t.Errorf("SENTSTUB_DB_TIMEOUT=750ms: %v, %v", o.DBTimeout, err)
+	}
+	if _, err := server.ParseOptions([]string{"--db-timeout", "0s"}, getenv, io.Discard); err == nil {
+		t.Errorf("--db-timeout 0s was accepted")
+	}
 	if err := server.Run(context.Background(), []string{"-h"}, getenv, io.Discard); err != nil {
 		t.Errorf("Run(-h) = %v, want nil", err)
 	}

@@ -33,6 +33,8 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.ECONFLICT:          {http.StatusConflict, "CONFLICT_001"},
 	sentstub.EUNAVAILABLE:       {http.StatusServiceUnavailable, "SERVICE_001"},
 	sentstub.EINTERNAL:          {http.StatusInternalServerError, "INTERNAL_001"},
+	sentstub.ETIMEOUT:           {http.StatusGatewayTimeout, "INTERNAL_004"},
+	sentstub.EDBUNAVAILABLE:     {http.StatusServiceUnavailable, "INTERNAL_005"},
 }
 
 const docURLPrefix = "https://docs.sent.dm/errors/"

@@ -26,7 +26,10 @@ type Options struct {
 	DB       string // SQLite file, ":memory:", or a postgres:// or postgresql:// URL
 	Fixtures string // fixtures file; "" loads the demo fixture
 
-	// PostgreSQL only: see store.PostgresOptions. Zero keeps the URL's
+	// DBTimeout bounds every call of the store (see store.Options.Timeout).
+	DBTimeout time.Duration
+
+	// PostgreSQL only: see store.Options. Zero keeps the URL's
 	// setting or the driver's default.
 	DBMaxConns         int
 	DBConnectTimeout   time.Duration
@@ -58,6 +61,7 @@ func DefaultOptions() Options {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   15 * time.Second,
 
+		DBTimeout:          store.DefaultTimeout,
 		DBConnectTimeout:   10 * time.Second,
 		DBStatementTimeout: 10 * time.Second,
 
@@ -76,6 +80,7 @@ func ParseOptions(args []string, getenv func(string) string, output io.Writer) (
 	fs.SetOutput(output)
 	fs.StringVar(&o.Addr, "addr", o.Addr, "listen address")
 	fs.StringVar(&o.DB, "db", o.DB, "SQLite database file, :memory:, or a postgres:// URL shared by replicas")
+	fs.DurationVar(&o.DBTimeout, "db-timeout", o.DBTimeout, "how long a request waits for the database (a connection and each statement) before 504")
 	fs.IntVar(&o.DBMaxConns, "db-max-conns", o.DBMaxConns, "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns or max(4, CPUs)")
 	fs.DurationVar(&o.DBConnectTimeout, "db-connect-timeout", o.DBConnectTimeout, "PostgreSQL connect timeout; 0 keeps the URL's")
 	fs.DurationVar(&o.DBStatementTimeout, "db-statement-timeout", o.DBStatementTimeout, "PostgreSQL statement_timeout; 0 keeps the server's")
@@ -106,8 +111,8 @@ func ParseOptions(args []string, getenv func(string) string, output io.Writer) (
 	if o.DBConnectTimeout < 0 || o.DBStatementTimeout < 0 {
 		return o, errors.New("--db-connect-timeout and --db-statement-timeout must not be negative")
 	}
-	if o.IdempotencyWait <= 0 || o.IdempotencyLockTimeout <= 0 {
-		return o, errors.New("--idempotency-wait and --idempotency-lock-timeout must be positive")
+	if o.IdempotencyWait <= 0 || o.IdempotencyLockTimeout <= 0 || o.DBTimeout <= 0 {
+		return o, errors.New("--db-timeout, --idempotency-wait and --idempotency-lock-timeout must be positive")
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -132,7 +137,8 @@ type Main struct {
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
 // Shutdown. It returns once the listener is open.
 func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error) {
-	st, err := store.Open(ctx, opts.DB, store.PostgresOptions{
+	st, err := store.Open(ctx, opts.DB, store.Options{
+		Timeout:          opts.DBTimeout,
 		MaxConns:         int32(opts.DBMaxConns),
 		ConnectTimeout:   opts.DBConnectTimeout,
 		StatementTimeout: opts.DBStatementTimeout,

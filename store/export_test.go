@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // FillIdempotencyKeys stores n answers for account directly, in one
@@ -53,3 +54,10 @@ func (s *SQLiteStore) fill(ctx context.Context, account uuid.UUID, n int, expire
 
 // SQLiteDSN is the data source name OpenSQLite uses for path.
 func SQLiteDSN(path string) string { return sqliteDSN(path) }
+
+// WithTracer returns o with a tracer that sees every statement a
+// PostgresStore opened with it runs.
+func WithTracer(o Options, t pgx.QueryTracer) Options {
+	o.tracer = t
+	return o
+}

@@ -37,9 +37,10 @@ var _ sentstub.Store = (*SQLiteStore)(nil)
 // has read in memory, written through on every change: a toggle is then
 // one UPDATE, and reads need no query at all.
 type SQLiteStore struct {
-	db   *sql.DB
-	conn *sql.Conn     // the one connection
-	sem  chan struct{} // held while conn is in use; a channel so waiting honours ctx
+	db      *sql.DB
+	conn    *sql.Conn     // the one connection
+	sem     chan struct{} // held while conn is in use; a channel so waiting honours ctx
+	timeout time.Duration // of every call, waiting for conn included; see bound
 
 	begin, commit, rollback *sql.Stmt
 	findWebhook, update     *sql.Stmt
@@ -56,9 +57,13 @@ type SQLiteStore struct {
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
 // private in-memory database for ":memory:", and applies the migrations.
-func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+// Of opts, only Timeout applies.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.Timeout < 0 {
+		return nil, fmt.Errorf("sqlite: negative timeout %v", opts.Timeout)
 	}
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
@@ -68,7 +73,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), webhooks: map[uuid.UUID]*sentstub.Webhook{},
+	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
 		claims: map[claimSlot]sqliteClaim{}, answers: map[int64]answerRef{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -295,8 +300,11 @@ func (s *SQLiteStore) Close() error {
 	return errors.Join(append(errs, s.db.Close())...)
 }
 
-// Ping reports whether the database answers a query.
-func (s *SQLiteStore) Ping(ctx context.Context) error {
+// Ping reports whether the database answers a query within the store's
+// timeout.
+func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	return s.withConn(ctx, func() error {
 		var one int
 		if err := s.conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
@@ -308,6 +316,8 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
 		return err
@@ -317,6 +327,8 @@ func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) 
 
 // FindAccount implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
 		return err
@@ -339,6 +351,8 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	err = s.withConn(ctx, func() error {
 		w, err = s.webhook(ctx, owner, id)
 		return err
@@ -369,9 +383,10 @@ func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentst
 // UpdateWebhook implements sentstub.WebhookStore. Holding the only
 // connection makes the read, update and write one atomic step; the write is
 // a single UPDATE, so it needs no explicit transaction of its own.
-func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
-	var w *sentstub.Webhook
-	err := s.write(ctx, func(r *sqliteRequest) error {
+func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
+	err = s.write(ctx, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
 			return err
@@ -465,7 +480,9 @@ func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
 }
 
 // Provision implements sentstub.Store.
-func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) error {
+func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	return s.inTx(ctx, func() error { return s.provision(ctx, p) })
 }
 

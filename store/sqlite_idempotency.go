@@ -90,6 +90,8 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	err = s.withConn(ctx, func() error {
 		slot := claimSlot{c.AccountID, c.Key}
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
@@ -205,14 +207,19 @@ func (r *sqliteRequest) Release() error { return r.finish(r.commit) }
 func (r *sqliteRequest) Abort() error { return r.finish(r.rollback) }
 
 // finish ends the request with last, holding the connection, then frees
-// the request's claim if it still holds it.
-func (r *sqliteRequest) finish(last func() error) error {
+// the request's claim if it still holds it. The wait for the connection,
+// when no write took it, is bounded as a call of its own: if it times out,
+// the claim is left to expire at its lock timeout.
+func (r *sqliteRequest) finish(last func() error) (err error) {
 	if r.ended {
 		return errors.New("sqlite: idempotent request already ended")
 	}
 	r.ended = true
 	if !r.inTx { // no write took the connection
-		if err := r.s.lock(r.ctx); err != nil {
+		ctx, done := bound(r.ctx, r.s.timeout, &err)
+		err = r.s.lock(ctx)
+		done()
+		if err != nil {
 			return err
 		}
 	}
@@ -268,6 +275,8 @@ func (r *sqliteRequest) rollback() error {
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
 // claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
+	ctx, done := bound(ctx, s.timeout, &err)
+	defer done()
 	err = s.withConn(ctx, func() error {
 		for slot, held := range s.claims {
 			if deleted == limit {

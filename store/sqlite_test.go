@@ -28,7 +28,7 @@ func TestSQLiteMemoryConformance(t *testing.T) {
 func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "reopen.db")
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestSQLiteCrashInsideRequest(t *testing.T) {
 	acme, id := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.OrderWebhookID)
 	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
 	if path := os.Getenv(crashDBEnv); path != "" {
-		st, err := store.OpenSQLite(ctx, path)
+		st, err := store.OpenSQLite(ctx, path, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestSQLiteCrashInsideRequest(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "crash.db")
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

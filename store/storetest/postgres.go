@@ -108,7 +108,7 @@ func (s *pgServer) newDatabase(tb testing.TB) string {
 // server (see MustStartPostgres), closed when the test ends.
 func MustOpenPostgres(tb testing.TB) *store.PostgresStore {
 	tb.Helper()
-	st, err := store.OpenPostgres(context.Background(), MustStartPostgres(tb), store.PostgresOptions{})
+	st, err := store.OpenPostgres(context.Background(), MustStartPostgres(tb), store.Options{})
 	if err != nil {
 		tb.Fatalf("open postgres store: %v", err)
 	}
