@@ -169,6 +169,12 @@ func TestToggleSemantics(t *testing.T) {
 			t.Fatalf("stored webhook: %+v, %v", w, err)
 		}
 	})
+	t.Run("white space around the JSON body is allowed", func(t *testing.T) {
+		e := newEnv(t, nil)
+		if data := wantOK(t, e.toggle(t, orderID, str(" \n{\"is_active\":false}\r\n\t "))); data["is_active"] != false {
+			t.Errorf("is_active = %v", data["is_active"])
+		}
+	})
 	t.Run("unknown body fields are ignored", func(t *testing.T) {
 		e := newEnv(t, nil)
 		if data := wantOK(t, e.toggle(t, orderID, str(`{"is_active":false,"colour":"blue"}`))); data["is_active"] != false {
@@ -213,6 +219,12 @@ func TestToggleErrors(t *testing.T) {
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"sandbox": {"must be a boolean"}}},
 		{"body not JSON", orderID, str(`{"is_active":`), nil,
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"data after the JSON body", orderID, str(`{"is_active":false} garbage`), nil,
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"two JSON values", orderID, str(`{"is_active":false}{"is_active":true}`), nil,
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"data after the JSON body, and a malformed id", "nope", str(`{} x`), nil,
+			400, "VALIDATION_001", "Invalid webhook ID format.", map[string][]string{"id": {"must be a UUID"}, "body": {"must be valid JSON"}}},
 		{"body not an object", orderID, str(`[true]`), nil,
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be a object"}}},
 		{"body not application/json", orderID, str(`is_active=false`), []string{"Content-Type", "<unset>", "Content-Type", "application/x-www-form-urlencoded"},

@@ -2,9 +2,11 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"sort"
 	"strings"
@@ -41,7 +43,9 @@ var pathParamsPool = sync.Pool{New: func() any { return map[string]string{} }}
 // document: parameters, headers and body, collecting every problem. The
 // body is read once, bounded, and left on the request with the value
 // kin-openapi validated, which the generated strict handler binds instead
-// of decoding the JSON a second time.
+// of decoding the JSON a second time. A JSON body must be exactly one JSON
+// value: kin-openapi decodes the first and ignores what follows, so that
+// `{"is_active":false} garbage` would pass.
 func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
@@ -49,8 +53,17 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		req := c.Request()
-		if err := s.readBody(req); err != nil {
+		body, err := s.readBody(req)
+		if err != nil {
 			return err
+		}
+		var problems map[string][]string // found here rather than by kin-openapi
+		options := &s.filterOptions
+		if len(body) > 0 && isJSONBody(r.op, req) && !json.Valid(body) {
+			problems = map[string][]string{bodyField: {bodyNotJSON}}
+			noBody := s.filterOptions
+			noBody.ExcludeRequestBody = true // said already
+			options = &noBody
 		}
 		var params map[string]string
 		if names := c.ParamNames(); len(names) > 0 {
@@ -67,26 +80,39 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			Request:    req,
 			PathParams: params,
 			Route:      r.op.route,
-			Options:    &s.filterOptions,
+			Options:    options,
 		}
-		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
-			return validationError(r.op, err)
+		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil || problems != nil {
+			return validationError(r.op, err, problems)
 		}
 		return next(c)
 	}
 }
 
-// readBody reads the body, at most bodyLimit bytes, and puts it back as a
-// replayable reader with an exact ContentLength: an empty or chunked empty
-// body becomes http.NoBody with length 0, which validation and binding both
-// treat as `{}`.
-func (s *Server) readBody(req *http.Request) error {
+// isJSONBody reports whether the body of req is to be JSON: its
+// Content-Type is JSON, and one the operation accepts (kin-openapi reports
+// any other).
+func isJSONBody(op *operation, req *http.Request) bool {
+	rb := op.route.Operation.RequestBody
+	ct := req.Header.Get(echo.HeaderContentType)
+	if rb == nil || rb.Value == nil || rb.Value.Content.Get(ct) == nil {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mediaType == echo.MIMEApplicationJSON || strings.HasSuffix(mediaType, "+json"))
+}
+
+// readBody reads the body, at most bodyLimit bytes, puts it back as a
+// replayable reader with an exact ContentLength, and returns it: an empty
+// or chunked empty body becomes http.NoBody with length 0, which
+// validation and binding both treat as `{}`.
+func (s *Server) readBody(req *http.Request) ([]byte, error) {
 	if req.ContentLength > s.bodyLimit {
-		return bodyTooLarge(s.bodyLimit)
+		return nil, bodyTooLarge(s.bodyLimit)
 	}
 	if req.Body == nil || req.Body == http.NoBody {
 		req.Body, req.ContentLength = http.NoBody, 0
-		return nil
+		return nil, nil
 	}
 	var data []byte
 	var err error
@@ -101,37 +127,44 @@ func (s *Server) readBody(req *http.Request) error {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return bodyTooLarge(s.bodyLimit)
+			return nil, bodyTooLarge(s.bodyLimit)
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
+			return nil, &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
 				Details: map[string][]string{bodyField: {"is shorter than its Content-Length"}}}
 		}
-		return fmt.Errorf("read request body: %w", err)
+		return nil, fmt.Errorf("read request body: %w", err)
 	}
 	if len(data) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
-		return nil
+		return nil, nil
 	}
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-	return nil
+	return data, nil
 }
 
-// validationError turns kin-openapi's errors into one API error: 400
-// VALIDATION_007 when the Idempotency-Key is malformed (reported before any
-// other problem), otherwise 400 VALIDATION_001 with every problem keyed by
-// field. A parameter may name its own message with x-sentstub-invalid-message
+// validationError turns kin-openapi's errors (err, may be nil) and the
+// problems validate found itself into one API error: 400 VALIDATION_007
+// when the Idempotency-Key is malformed (reported before any other
+// problem), otherwise 400 VALIDATION_001 with every problem keyed by field.
+// A parameter may name its own message with x-sentstub-invalid-message
 // (the toggle's id: "Invalid webhook ID format."); when that parameter is
 // the only problem, the answer is exactly sent.dm's: that message and no
 // details.
-func validationError(op *operation, err error) error {
+func validationError(op *operation, err error, problems map[string][]string) error {
 	details := map[string][]string{}
+	for field, p := range problems {
+		details[field] = append(details[field], p...)
+	}
 	var (
 		keyProblems []string
 		message     string
 	)
 	for _, e := range flatten(err) {
+		if e == nil {
+			continue
+		}
 		var reqErr *openapi3filter.RequestError
 		if !errors.As(e, &reqErr) {
 			details["request"] = append(details["request"], e.Error())
