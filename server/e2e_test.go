@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/gen"
 	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/server"
@@ -222,6 +225,80 @@ func TestConcurrentToggles(t *testing.T) {
 			// 120 flips from active: active again; one lost update would leave it inactive.
 			if want := (workers*flips)%2 == 0; w.IsActive != want {
 				t.Errorf("after %d concurrent flips is_active = %v, want %v", workers*flips, w.IsActive, want)
+			}
+		})
+	}
+}
+
+// jitteryStore waits a random moment (up to half a millisecond) before
+// each update reaches the store, as a network would before the row lock.
+type jitteryStore struct{ sentstub.Store }
+
+func (s jitteryStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
+	time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+	return s.Store.UpdateWebhook(ctx, owner, id, update)
+}
+
+// Concurrent flips of one webhook, on each store, with the real clock:
+// updated_at follows the order in which the flips committed. Sorted by it,
+// the N answers have N distinct timestamps and alternate is_active, and the
+// latest is the state the webhook is left in.
+func TestConcurrentTogglesFollowCommitOrder(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) sentstub.Store{
+		"sqlite":   func(t *testing.T) sentstub.Store { return storetest.MustOpenSQLite(t) },
+		"postgres": func(t *testing.T) sentstub.Store { return storetest.MustOpenPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			storetest.MustProvisionDemo(t, st, time.Now().Add(-time.Hour))
+			e := newEnv(t, jitteryStore{st}, func(c *server.Config) { c.Now = time.Now })
+			const workers, flips = 8, 25
+			type answer struct {
+				updated time.Time
+				active  bool
+			}
+			answers := make(chan answer, workers*flips)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range flips {
+						data := wantOK(t, e.toggle(t, orderID, str(`{}`)))
+						updated, err := time.Parse(time.RFC3339Nano, data["updated_at"].(string))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						answers <- answer{updated, data["is_active"].(bool)}
+					}
+				})
+			}
+			wg.Wait()
+			close(answers)
+			var sorted []answer
+			for a := range answers {
+				sorted = append(sorted, a)
+			}
+			sort.Slice(sorted, func(i, j int) bool { return sorted[i].updated.Before(sorted[j].updated) })
+			var same, unordered int
+			for i := 1; i < len(sorted); i++ {
+				if sorted[i].updated.Equal(sorted[i-1].updated) {
+					same++
+				}
+				if sorted[i].active == sorted[i-1].active {
+					unordered++
+				}
+			}
+			if same > 0 || unordered > 0 {
+				t.Errorf("of %d answers sorted by updated_at, %d share a timestamp with the one before and %d do not alternate is_active",
+					len(sorted), same, unordered)
+			}
+			w, err := st.FindWebhook(context.Background(), uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(orderID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := sorted[len(sorted)-1]; last.active != w.IsActive || !last.updated.Equal(*w.UpdatedAt) {
+				t.Errorf("the latest answer (is_active %v at %v) is not the state the webhook was left in (%v at %v)",
+					last.active, last.updated, w.IsActive, w.UpdatedAt)
 			}
 		})
 	}

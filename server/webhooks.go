@@ -24,16 +24,17 @@ func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookS
 	if err := simulate(ctx, req.Params.XSentstubDelay, req.Params.XSentstubSimulate); err != nil {
 		return nil, err
 	}
-	now := s.now()
 	var (
 		w   *sentstub.Webhook
 		err error
 	)
 	if sandbox {
-		w, err = s.sandboxToggle(ctx, r.account.ID, req.ID, want, now)
+		w, err = s.sandboxToggle(ctx, r.account.ID, req.ID, want, s.now())
 	} else {
+		// The clock is read under the row lock (see UpdateWebhook), so
+		// that updated_at follows the order in which toggles commit.
 		w, err = s.store.UpdateWebhook(ctx, r.account.ID, req.ID, func(w *sentstub.Webhook) bool {
-			return w.SetActive(want, now)
+			return w.SetActive(want, s.now())
 		})
 	}
 	if err != nil {
