@@ -823,6 +823,7 @@ type ToggleWebhookStatusResponse404Headers struct {
 
 // ToggleWebhookStatusResponse405Headers the declared response headers of an HTTP 405 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse405Headers struct {
+	Allow         string
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -1374,6 +1375,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers ToggleWebhookStatusResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1736,6 +1744,7 @@ type GatewayTimeoutJSONResponse struct {
 }
 
 type MethodNotAllowedResponseHeaders struct {
+	Allow         string
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -1977,6 +1986,7 @@ func (response ToggleWebhookStatus405JSONResponse) VisitToggleWebhookStatusRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
@@ -2207,76 +2217,77 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id openapi_types.
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9u2lv8qZ7idaTwlJcqyk1j5446bpK2neU1s93YaeUWIPBTRkAALgLYVr777DgCSIilKthPf272e",
-	"/SuShcfBefxwXsiNE/Is5wyZks7kxkmQRCjMx5MIs5wrZMr7iHlKlhjpP0coQ0FzRTlzJs4HgRKZgqsE",
-	"GagEQaDMOZMIVJrvUnGBERAmr1CA4kAYIBEpRQEC/ypQKriiKrGDSYZQ7xsuvV9xOXBcR4YJZkTvjqzI",
-	"nMknR4kCnQvXUcscnYkjlaBs4axWrvO7d/zhxPsNhTQUdgk+SxCOP5zApR0AKiGqpA4jvZcmigp9Vr1H",
-	"396X4207vxd0QRlJvY/2ZN5JD8veMyAgDEfdkmWWDTQCHrf+cpVw2WapKCXR5kpOlEKhF/9vgX/NPh17",
-	"fxDvi+8dXfzwndNP6i4KzxKzkxnwvQQavQD8qyCphCBDRQblTzMaBYDXIeYK+PpQu5n4VaTa83tnNMMe",
-	"ammGIHOthRLFJWWLJg9doAwymqZUYshZJK22ESgYVXcm9ZMh8Ml0OrCf9v6RyW3knhIWzfn1dlvhDKQd",
-	"UxEpXwDjKtGkXxEJV4Iqhex+mr9ynZwIkqHq2m+4/BWXm+ScM/pXgfAZl9oskclCINDa6GslzAUPUUrK",
-	"FgN4W0gFc4SRt394OGUkzRPCigwFDSFMiCCh3t2FZJknyKQLXEDBNKKEXKAcQCVLCUQghCRMMJqymAvY",
-	"P4CEF0JCjsIQpf8NC6l4hmIAx5CRNOYiw8j8SiUc+D78dvzm5NXx2cn7dzPffzaYMsd18JpkeaqZozWM",
-	"zMPR/ngmUInlyHEdqs9uYc5xHUa0SjkdzGkxPiPXb5AtVOJM9g8PXSejrPo+cltKQrwvx94fvnc087Zp",
-	"8wfBY5riyas+9TA/wfn5ySstERnyHFtwoNETwoSmkRaKHjyA9yxdAhcLwugXoleaMg1vn3EpISQMCqnX",
-	"oBLskQegAbCcDZkVZ8q1zXCzV0jSlLLFlDXXtHzt5dy1Vy7m0ajFNi0ropyJUxTml01enOpLRxXzV5iS",
-	"Hv08VcUcuD7eE5LTgTadQZQBXTCtSkDV3sRQzHMUhkpQ5DNKe1p9JBeKfMoUh7EvXZDcYn2YUr2vYY4y",
-	"XKUZ8kJJICyCkLOwEKKh/3LKDGJwtnk1wdsmsHAB5ccJBIe+n8nAheCZDHaw73ev4oJn2bALgG5G7uHq",
-	"SSb/R+59t5OjpzQrUqLw65iakc9tvYsJTYHIKcsFj4rQ8DokbAABZZpAks5QCC6CrkD0ROnCoe9P2cm7",
-	"s9cf3x2/mfn+SM9cs3JWMHJJaErmKZZLNH61HgRQOWURv2J6tTGcvv7428nL13ot18itvW/EUWpEBVEw",
-	"eGKOa1GfTVlHhnt3E07N0T5IbnNBr9Z/uC2wXd3vBrV/JFF5NetvIWcai/VHkucpDc35hn9K69rUSHfj",
-	"REQRZ8KKNHUdS4aZHunNWiCpMTBCpSVTjY94OCtEqjmgVC4nw2HEQ1kpx9AsJ4cbq2QoJVkY+GSXJKUR",
-	"XOE84fwznLwCa/4DZ6XHKcOutdtQQvOz34++/Jrv//nqSmszzVAqkuXOxNn39596/tgbjc72R5NDf3Jw",
-	"NHj6/Jl/tD/+wfcnvu+4zmXl4Wl/bOU6sgj1NeVMYpJKXDXl9J3A2Jk4/zVc+7pD+6scvtaHq24lK49N",
-	"h7H20OT6FppA0OZIYHUsKJkbaAzGCOZLiCmm0ZQ9CbbzKdAfgMCcRECjPXNxttd/Vg6ZsvVF2MUjo8oN",
-	"F37DF+7jRDl+2B7c4yTuntwY2++13Ta9OdzI4SVncUrDBzSEl+/f/fTm5OXZt5hBZ421ERx34xkquwLS",
-	"CkRSgSRawhy1u1c6Vxj95xtK0ORMMDHxwB3iO80TqWiaAmVTLfBFooDESkeLCcIVoeqR6fVPXMxpFCF7",
-	"OMU+Pj/7Zeb7B1+r1I35TVSXRRzTUPtL2hvPqNQslI9AVavzGjWtvGEdVpgArenTGiRWDZ+ZWs+CTJn1",
-	"xMuQvfSbYdNtfjR6+zNReEWWZ9ZffjjlbXiGX63AnTXWSlxSa3BEy0ffobWj+Ag0uXnw0nnWvJ4TiRDR",
-	"yOqqTb5pGKY2SydRXKL4XvvUSKKUMoQngedFc6+MhoI9GylWEJ5irIBxwDjGULkwLxRQpoOiKWNECH4F",
-	"IZHYISDkWUaVwgioAqLMjymRCjKeaUPTnjvVEVZFIdGRm1Q63DcB++1XB0mvyFKCJDE+MnN7iyrh0Tuu",
-	"jtOUX9nk6y0G94Aub05UAnhNpZJG2FqP1n5NZmiDJ10XeG/wmCTwgSxTTqIzzt8QscB/rwAqy5vzyCg6",
-	"v0QBI3hLf3zsbD9FcUlDPG8Ezg921zQSB1971bSXWN80L0lYIisNEZRGKkEETZfQTAE8qhvnsHvjhIRp",
-	"oJhr9TW53RcmkG2wzM6Ysr4MT5NRA3hNVWLuhGW7JkKMAzZleI1hoTB6ZLB/zkihEi7olztB/v0ChNE3",
-	"BghtjT+XKGp/uFAJMqXJewzBrEbga4/k1NNRgRWYSf9QUwmBJ1UIMQr2bJHjM+NXbP33/UcFyjVjzUkM",
-	"914ZNTJpaqEdakVtAtMqXDt5fez9cfHDzOawx6vN3LXrXHtcRCicyWjV0NAbh0QR1SIh6YfWLlRhZj50",
-	"8qn1ykQIsnQ25PoTF2BycOsEdSFQulBqtexk7YCRDF8A11B0RSWCNhotWP2vvZps2bDcls//xFA1DzRe",
-	"NWzsZtu8TUYcrBqmdrN93L5NIVdFzE9WAOu5a3au6bjo0rtynbZJbIjVgstuq3rHX+lRLeIaUHSrQZYq",
-	"1WFeBSS7pr/F9r4HTWiomTfnPEXC2urW4V41y7Unrsgvyehj3C9IUpVsckwqogrZrBPwz47r3FIP6FBj",
-	"1+jb9m3JlvamTbS9Z7G9Y4QNZO4WkT7+9BLG4/GRjgDPz17auOAZxIKE1lYhogtaVtQIBBa9A+BxLNEU",
-	"3eviYEQUmpjTaZZSqzr7zbPVdGpn99O74F5l7znVywxK5DuzS9YjPKrdMVUyJXEmzoKqpJgPQp4NZVnl",
-	"WX8gOR2WK2pet/T5co3guzpCWlrcEWtDSk1Gr9fuE3hpXVtB0dyAXbw7tuGxRh0tLcLA6HPdU6KFkZHr",
-	"5jr+beBmaHldWfU3EAOlscVF+s0ElQPO7qy1btVmUTWEdNTUJP4qtO/V1y5RTf29n9I+pLauXOfhmHAn",
-	"W/17z8oXixT/aQtqpwYuG/XTNjhSOdMIdYn9bWEabNF0XqB6AdxmrmyLVtUTYIdQCXFK89y2Ye26XFxH",
-	"NruBYlKkaotx/Ga9ErSgafNhRIdRKZWKhhCTz2ikZLKZwmYzCVuatqHddBgXYcNkSp71eXBM6tCKXuKs",
-	"cpBMIwxlNNOA59erUaZwYUrm60NrjAwF6jhgRtRtN/dZA/3Waxinico8JcuZLcbfdPpudvhDroMsyjll",
-	"qnK6GvegCXL+MRkOnZ2A7Tp4iUzNYppW/VTf7ore2Wd8Vu+vh9xnl8YiT1euY92A3a04HYVtGcl2nTpc",
-	"uU5KpJpFmNJLFMuZ5nGWqzvIfBOsmzT41crr26G5ybctPjI3sRLLWcgLG1Vn5Nqqte3tsp9Hu1T8ubZr",
-	"umCULWYSQ4Gqp9Em0eEgZRDr2860oMyXYO3CmLjgGks8O/+FvRRRn/EqQYGAqb0L7xUvlMn7WdmG1Drd",
-	"aN9vnO9w1/mOVq5T5NEdLXg3ww+6vo/RwJZtd+x1g7dNnWzbRddK27Ld5McOld2tc24/KLaArsWzi+2A",
-	"+20xVoXaXxNkVV7bf1SApTfCsBBULU81MZZVxzn9FZfHhQ28Om4ma1VhtR9XFW/L1sjB9m7GMuWzRkli",
-	"drI5IspivsV3KOYSFfAYysTZ9xIux1BKS5qNTfth5cgAzfIUM/1t7YTNl1OWaHCIBc8aK+XFPKUhRDws",
-	"9AxbXAbTpl39re63p2yRIkheiBCnjMegRKGSqkydC67ZOoHAdPktkKEgCgNQhWASqALKyk7Qn3nZK1k1",
-	"2E3Z6zDhZe0QTNNbTEJ0GxXFKreC0mJZnbUlC0KZVECV6debMj1HoVSynlLPKLvd11MGUzZlr9u/lv5q",
-	"VR2xJNhmRmSXmPIcJxCUyha4EGhtC9wpC2yrojmUaWcPBtBZOyRCUJQQNBNpATwxTfCg+JRt9MHvuXp0",
-	"I2dXbtDJpZWtoIoq059cUdzVlCeVluz1pDx5jozk1Jk444E/GFtnPDFWMUxMLuKL/rywt1Jd6z6JnInz",
-	"M6pfyiGdvsN9379ftrlKbzj8s3PnvGuZK9lWc7TNUKYjyHbyD1r270w+XWjYyTIils7EeUMvkekJpXIb",
-	"uyoX0VwmC6kR51QVc+dCLzQ0rVc72fPRjvg/yJ26yGKDA2l6Kw/98VcS1ilKPSiFdf+tJXW3FDXHaVeM",
-	"LlAl1wtSFqZFhFG/VC/Hw7KjUg5vaLQaKhMUeusMXE5U2HdTaKfCoBUXECGpv5K6RTMu239a9Y31uwSN",
-	"TMcM8FoznSoIalcl0GGkLEFfu3ovgLAqqmyN07GktADbijMHcIpKVe9Zyug0wZq0qpMwIRLChLCFZbqJ",
-	"B6esPJuJEuspAg1RQZ83E+jQ1x/AP6lKpiyYVqHr1JnoOwSD+o0KrZ+o1L3XzTdKjah1ykzYqgF1qWcG",
-	"9fOYck2Lh20r7Anpnfbjlk99V3B5RvNgadB6BhIdxIfk6fyZFz6PjrwD9GOPjOb7XjiODvAwfkqezZ9X",
-	"HoHJQdT+gHFWt78QuuWNg3aDKiT3qO399e7YNd1vh2smDDvPe+4wY/325A6D248z7jGh7pRfXbhVovNH",
-	"Hi3vB1ONKLTMltSJlPtV+nbkh3pQTJtylqul9StMGCGBSAhuVsEAzssin6kM2RdM9uFEZLD4226Myvnv",
-	"z7747ZxKWSsdeaPDs5E/GfsT369rpO3EifNeO+Lwjisal9vLbsi1rv2WBJnkW42pxpXfjLaqUnMzUfGp",
-	"qjuZCxizXKuCKWCY+u9dLXFD+ttTDZaInQkDO6QV9o83I3g7aiOEHvvtYLhk/b7nj878o4nfYP06DrNr",
-	"PWAJ3N+/vQSu0enOdtENRrdc6fVdUzdk27u1U9ve8lZ4V5W5b0rf8917Vsm3PMHdvUrfpL+55t55Sbp7",
-	"bjXQCPHAIk/fjBqhho1nRmbK6PYprcYUM2l8+6R1r7uZcfBwHS0fX5++P/9omoqef21XS2eN9dVcWofx",
-	"YWNesAfvaHn+t3S0VNZc++emwVM7v/YRqLQP9E23w9rH/X9T/9d3fR34h7cb00ZHsJl4dPvE+iWVnjC6",
-	"g9l2O19NpOn/S1r+Rw/Q8t95iMWgYHidY6gjLVvv5qEJrSK4SmhaXmJVZFVZRRkuPqylj//9vWs95x9o",
-	"/8/GbuVbVR2oRVSGKZcYvej+PxQxZZEs37UUJv5uPRuAlC8eVcvx4V3usp6+ZDP14PapnaczJh1SJ0Bs",
-	"iNJVw3Wmo0oNOherTh6lnQf/dKFDLiujviC5yjY2XnHXiUYrWrl+amFyisCZycPooIdEkUAp9xzXadtm",
-	"4x25iflKsm+qGLomXweRnf8KpYr72yk8qiSm8QtovlCvryxDqB6bDdZxukkGrS5W/xsAAP//",
+	"7Fx7c9u2sv8qO7ydaXxLSpRlN7Hyxxk3SVtP85rY7uk08hUhcimiIQEWAG0rvvrudwCQFElRsp34nN56",
+	"zl+RLDwWi93fPpEbJ+RZzhkyJZ3JjZMgiVCYjycRZjlXyJT3AfOULDHSf45QhoLminLmTJz3AiUyBVcJ",
+	"MlAJgkCZcyYRqDTfpeICIyBMXqEAxYEwQCJSigIE/lmgVHBFVWIHkwyh3jdcer/gcuC4jgwTzIjeHVmR",
+	"OZOPjhIFOheuo5Y5OhNHKkHZwlmtXOc37/j9ifcrCmko7BJ8liAcvz+BSzsAVEJUSR1Gei9NFBX6rHqP",
+	"vr0vx9t2fifogjKSeh/sybyTHpa9Y0BAGI66JcssG2gEPG795Srhss1SUd5Emys5UQqFXvx/BP45+3js",
+	"/U68z753dPHdN04/qbsoPEvMTmbAtxJo9Bzwz4KkEoIMFRmUP81oFABeh5gr4OtD7WbiF5Fqz++d0Qx7",
+	"qKUZgsy1FEoUl5Qtmjx0gTLIaJpSiSFnkbTSRqBgVN2Z1I+GwCfT6cB+2vtHJreRe0pYNOfX23WFM5B2",
+	"TEWkfA6Mq0STfkUkXAmqFLL7Sf7KdXIiSIaqq7/h8hdcbpJzzuifBcInXGq1RCYLgUBrpa+FMBc8RCkp",
+	"WwzgTSEVzBFG3v7h4ZSRNE8IKzIUNIQwIYKEencXkmWeIJMucAEF04gScoFyANVdSiACISRhgtGUxVzA",
+	"/gEkvBASchSGKP1vWEjFMxQDOIaMpDEXGUbmVyrhwPfh1+PXJy+Pz07evZ35/tPBlDmug9cky1PNHC1h",
+	"ZB6O9sczgUosR47rUH12C3OO6zCiRcrpYE6L8Rm5fo1soRJnsn946DoZZdX3kdsSEuJ9PvZ+972jmbdN",
+	"mt8LHtMUT172iYf5Cc7PT17qG5Ehz7EFBxo9IUxoGulL0YMH8I6lS+BiQRj9TPRKU6bh7RMuJYSEQSH1",
+	"GlSCPfIANACWsyGz15lyrTPc7BWSNKVsMWXNNS1fezl37ZWLeTRqsU3fFVHOxCkK88smL0610VHF/CWm",
+	"pEc+T1UxB66P94TkdKBVZxBlQBdMixJQtTcxFPMchaESFPmE0p5WH8mFIp8yxWHsSxckt1gfplTva5ij",
+	"DFdphrxQEgiLIOQsLIRoyL+cMoMYnG2aJnjTBBYuoPw4geDQ9zMZuBA8lcEO9v3mVVzwLBt2AdDNyD1c",
+	"Pcnk/8q9b3Zy9JRmRUoUfhlTM/KpLXcxoSkQOWW54FERGl6HhA0goEwTSNIZCsFF0L0QPVG6cOj7U3by",
+	"9uzVh7fHr2e+P9Iz16ycFYxcEpqSeYrlEo1frQcBVE5ZxK+YXm0Mp68+/Hry4pVeyzX31t434ig1ooIo",
+	"GDwxx7Woz6asc4d7d7ucmqN9kNzmgl6t/3BbYLuy7wa1fyBRaZr1t5AzjcX6I8nzlIbmfMM/pHVtaqS7",
+	"cSKiiDNhRZq6jiXDTI/0Zi2Q1BgYodI3U42PeDgrRKo5oFQuJ8NhxENZCcfQLCeHG6tkKCVZGPhklySl",
+	"EVzhPOH8E5y8BKv+A2elxynDrrXbUELz09+OPv+S7//x8kpLM81QKpLlzsTZ9/e/9/yxNxqd7Y8mh/7k",
+	"4Gjw/bOn/tH++Dvfn/i+4zqXlYen/bGV68gi1GbKmcQklbhq3tM3AmNn4vzXcO3rDu2vcvhKH66ySvY+",
+	"Nh3G2kOTays0gaDNkcDKWFAyN9AYjBHMlxBTTKMpexJs51OgPwCBOYmARnvGcLbXf1oOmbK1IezikRHl",
+	"hgu/4Qv3caIcP2wP7nESd09ujO332m6b3hxu7uEFZ3FKwwdUhBfv3v74+uTF2deoQWeNtRIcd+MZKrsX",
+	"pAWIpAJJtIQ5anevdK4w+vsrStDkTDAx8cAd4jvNE6lomgJlU33hi0QBiZWOFhOEK0LVI5PrH7mY0yhC",
+	"9nCCfXx+9vPM9w++VKgb85uoLos4pqH2l7Q3nlGpWSgfgahW5zViWnnDOqwwAVrTpzVIrBo+M7WeBZky",
+	"64mXIXvpN8Om2/xo5PYnovCKLM+sv/xwwtvwDL9YgDtrrIW4pNbgiL4fbUNrR/ERSHLz4KXzrHk9JxIh",
+	"opGVVZt80zBMbZZOorhE8a32qZFEKWUITwLPi+ZeGQ0FezZSrCA8xVgB44BxjKFyYV4ooEwHRVPGiBD8",
+	"CkIisUNAyLOMKoURUAVEmR9TIhVkPNOKpj13qiOsikKiIzepdLhvAvbbTQdJr8hSgiQxPjJ1e4Mq4dFb",
+	"ro7TlF/Z5OstCveALm9OVAJ4TaWS5rK1HK39mszQ5sK799o7PQXKwrSI0Di5Xa84sAexkmiPEuxt3JU5",
+	"ZH+61m5m08mGLCO9OqQvwgSIhOD98dmLn4O7Z/OOvd8vvnvigv2w99/bUnl/Z/F5T5YpJ9EZ56+JWOC/",
+	"V3oq2JjzyGgpv0QBI3hDf4ANAdkbPCatPUVxSUM8b0T9D2YoG1mPL7WT7SXWZvIFCUuzQEMEpWFWEEHT",
+	"JTTzF4/KXB52zWVImMaouRZfk5h+bqLwBsvsjCnrS081GTWAV1QlxqAt2wUdYrzHKcNrDAuF0SOzWeeM",
+	"FCrhgn6+k726X3Qz+sropi3x5xJF7cwXKkGmNHmPIRLXCHztkZx6OqSxF2ZyV9SUceBJFf+Mgj1bofnE",
+	"+BVb/33/UYFyzVhzEsO9l0aMjFsgdDSgqM2+WoHrcRZmNgE/Xm26Cq5z7XERoXAmo1VDQm8cEkVUXwlJ",
+	"37d2oQoz86Hjc9QrEyHI0tm41x+5AJNAXGfXC6EdoVKqZSflCIxk+By4hqIrKhG00uiL1f9a02S9pHJb",
+	"Pv8DQ9U80HjV0LGbbfM2GXGwaqjazfZx+zb/XflsH+0FrOeu2bmm46JL78p12iqxca0WXHZr1Vv+Uo9q",
+	"EdeAolsVshSpDvMqINk1/Q229z1oQkPNvDnnKRLWFrcO96pZrj1xRX5JRh/jfkaSqmSTY1IRVchmkYN/",
+	"clznlmJGhxq7Rt+2b0q2tDdtou09OwU6SthA5m5E8eHHFzAej490+Hp+9sIGNU8hFiS0ugoRXdCyHEgg",
+	"sOgdAI9jiaZjoK5sRkShCZidZh24ahK4ebqaTu3sfnoX3Kv0Pad6mUGJfGd2yXqER7U7pkqmJM7EWVCV",
+	"FPNByLOhLEtU6w8kp8NyRc3rljxfrhF8VztLS4o719q4pSaj12v3XXipXVtB0VjALt4d29heo46+LcLA",
+	"yHPdEKMvIyPXzXX828DN0PKq0uqvIAZKZYuL9KsJKgec3Vlq3apHpOpm6YipyVpWaN8rr12imvJ7P6F9",
+	"SGlduc7DMeFOuvrXnpUvFin+01YDTw1cNoq/bXCkcqYR6hL7kyQabNG0jaB6Dtym3Wx/WdXQYIdQCXFK",
+	"89z2kO0yLq4jm61MMSlStUU5frVeCVrQtMk8osOolEpFQ4jJJzS3ZFKxwqZiCVuanqfddBgXYUNlSp71",
+	"eXBM6tCKXuKscpBMFw9lNNOA59erUaZwYer960NrjAwF6jhgRtRtlvusgX7rNYzTRGWekuXMdhLcdJqG",
+	"dvhDroMsyjllqnK6GnbQBDn/mAyHzk7Adh28RKZmMU2rZrCvd0Xv7DM+rffXQ+6zS2OR71euY92A3X1E",
+	"HYFtKcl2mTpcuU5KpJpFmNJLFMuZ5nGWqzvc+SZYN2nwq5XX1qG5ydctPjKWWInlLOSFjaozcm3F2jam",
+	"2c+jXSL+TOs1XTDKFjOJoUDV0yWU6HCQMoi1tTP9M/MlWL0wKi64xhLPzn9ujSLqM14lKBAwtbbwXvFC",
+	"WXmYlT1UrdON9v3G+Q53ne9o5TpFHt1Rg3cz/KDr+xgJbOl2R183eNuUybZedLW0fbeb/Nghsrtlzu0H",
+	"xRbQtXh2sR1wvy7GqlD7S4Ksymv7WwVYeiMMC0HV8lQTY1l1nNNfcHlc2MCr42ayVglZ+3FV5bns6xxs",
+	"b8UsUz5rlCRmJ5sjoizmW3yHYi5RAY+hTJx9K+FyDOVtSbOx6Z2sHBmgWZ5ipr+tnbD5csoSDQ6x4Flj",
+	"pbyYpzSEiIeFnmEr42B6zKu/1Y8FKFukCJIXIsQp4zEoUaikqrHngmu2TiAwLYoLZCiIwgBUIZgEqoCy",
+	"so31J142elbdgVP2Kkx4WfgE07EXkxDdRjm0yq2gtFhWZ23JglAmFVBlmg2nTM9RKJWsp9Qzylb99ZTB",
+	"lE3Zq/avpb9aVUcsCbYTE9klpjzHCQSlsAUuBFraAnfKAttnaQ5levGDAXTWDokQFCUEzURaAE9MBz8o",
+	"PmUbTfx7rh7dyNmVG3RyaWUfq6LKNFdXFHcl5UklJXs9KU+eIyM5dSbOeOAPxtYZT4xWDBOTi/isPy+s",
+	"VaoL9SeRM3F+QvVzOaTTNLnv+/fLNlfpDYd/cu6cdy1zJdsKpraTy7Qz2WcIg5b+O5OPFxp2soyIpTNx",
+	"XtNLZHpCKdxGr8pFNJfJQmrEOVXF3LnQCw1N39hO9nywI/4fcqcustjgQJrG0EN//IWEdYpSD0ph3Txs",
+	"Sd19i5rjtHuNLlAl1wtWxfH+W70cD8t2UDm8odFqqExQ6K0zcDlRYZ+l0E6FQSsuIEJSfyV1f2lc9i61",
+	"6hvrRxUamY4Z4LVmOlUQ1K5KoMNIWYK+dvWeA2FVVNkap2NJaQG2FWcO4BSVqh7jlNFpgjVpVRtkQiSE",
+	"CWELy3QTD05ZeTYTJdZTBBqigj5vJtChrz+Af1KVTFkwrULXqTPRNgSD+oENrd/X1I3jzQdWjah1ykzY",
+	"qgF1qWcG9dueck2Lh20t7AnpnfbLnI99Jrg8o3ltNWi9YYkO4kPy/fypFz6LjrwD9GOPjOb7XjiODvAw",
+	"/p48nT+rPAKTg6j9AeOsbm+IuOWBhnaDKiT3qG1c9u7Y8t2vh2smDDtvk+4wY/1w5g6D2y9L7jGhbvNf",
+	"XbhVovMHHi3vB1ONKLTMltSJlPtV+nbkh3pQTKtylqul9StMGCFNe8zNKhjAeVnkM5Uh+/zKvvqIDBZ/",
+	"ncWonP/+7IvfzqmUtdKRNzo8G/mTsT/x/bpG2k6cOO+0Iw5vuaJxub3shlzr2m9JkEm+1ZhqXPnNaKsq",
+	"NTcTFR+rupMxwJjlWhRMAcPUf++qiRu3vz3VYInYmTCwQ1ph/3gzgrejNkLosd8OhkvW73v+6Mw/mvgN",
+	"1q/jMLvWA5bA/f3bS+Aane6sF91gdItJr21N3U1ubWuntr3lofOuKnPflAfoGNvyfnj3Kn2T/uKae+cZ",
+	"7O651UBziQcWefpm1Ag1bLyRMlNGt09pNaaYSePbJ60b9c2Mg4fraPnw6vTd+QfTVPTsS7taOmusTXOp",
+	"HcaHjXnBHryj5dlf0tFSaXPtn5vuVO382hes0v7vAqbbYe3j/kfV//VdXwf+4e3KtNHObCYe3T6xfgam",
+	"J4zuoLbdzlcTafr/kvcKowd4r9B5RcagYHidY6gjLVvv5qEJrSK4SmhaGrEqsqq0ogwXH1bTx//+3rWe",
+	"8w+0/2djt/KhrQ7UIirDlEuMnnf/E42YsrJbPCSFib9bbx4g5YtH1XJ8eBdb1tOXbKYe3D618+7HpEPq",
+	"BIgNUbpiuM50VKlB52LVyaO08+AfL3TIZe+oL0iuso2NJ+h1orF8ELB+J2JyisCZycPooIdEkUAp9xzX",
+	"aetm4xG8iflKsm+qGLomXweRnf/HpYr72yk8qiSm8XNoPq+vTZYhVI/NBus43SSDVher/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -105,7 +105,7 @@ func (s *Server) apiError(err error) *sentstub.Error {
 		case http.StatusNotFound:
 			return &sentstub.Error{Code: sentstub.ENOROUTE, Message: "Resource not found"}
 		case http.StatusMethodNotAllowed:
-			return &sentstub.Error{Code: sentstub.EMETHOD, Message: "Method not allowed"}
+			return &sentstub.Error{Code: sentstub.EMETHOD, Message: methodNotAllowed}
 		case http.StatusRequestEntityTooLarge:
 			return bodyTooLarge(s.bodyLimit)
 		case http.StatusUnauthorized:

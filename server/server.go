@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ type Server struct {
 
 	echo          *echo.Echo
 	ops           map[routeKey]*operation // by method and Echo path
+	allow         map[string]string       // Echo path -> its methods, for Allow
 	filterOptions openapi3filter.Options
 	idem          idempotencyConfig
 
@@ -119,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
 	s.ops = operations(doc)
+	s.allow = allowedMethods(s.ops)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -168,6 +171,21 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 		}
 	}
 	return ops
+}
+
+// allowedMethods lists, for each path of ops, the methods it serves, as an
+// Allow header says them: "GET, PUT".
+func allowedMethods(ops map[routeKey]*operation) map[string]string {
+	methods := map[string][]string{}
+	for k := range ops {
+		methods[k.path] = append(methods[k.path], k.method)
+	}
+	allow := make(map[string]string, len(methods))
+	for path, m := range methods {
+		sort.Strings(m)
+		allow[path] = strings.Join(m, ", ")
+	}
+	return allow
 }
 
 func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {

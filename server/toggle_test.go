@@ -373,8 +373,23 @@ func assertSameWebhook(t *testing.T, got, want *sentstub.Webhook) {
 func TestRoutingErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	key := []string{"x-api-key", storetest.AcmeOrgKey}
-	wantError(t, e.call(t, http.MethodGet, "/v3/webhooks/"+orderID+"/toggle-status", nil, key...), 405, "VALIDATION_001", "Method not allowed")
-	wantError(t, e.call(t, http.MethodPost, "/v3/webhooks/"+orderID+"/toggle-status", str(`{}`), key...), 405, "VALIDATION_001", "Method not allowed")
+	toggle := "/v3/webhooks/" + orderID + "/toggle-status"
+	// Every method a path does not serve, OPTIONS included, is a 405 with
+	// the methods it serves in Allow.
+	for _, m := range []string{http.MethodOptions, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		r := e.call(t, m, toggle, str(`{}`), key...)
+		wantError(t, r, 405, "VALIDATION_001", "Method not allowed")
+		if got := r.Header.Values("Allow"); len(got) != 1 || got[0] != "PATCH" {
+			t.Errorf("%s %s: Allow = %q, want PATCH", m, toggle, got)
+		}
+	}
+	r := e.call(t, http.MethodOptions, "/healthz", nil)
+	wantError(t, r, 405, "VALIDATION_001", "Method not allowed")
+	if got := r.Header.Get("Allow"); got != "GET" {
+		t.Errorf("OPTIONS /healthz: Allow = %q, want GET", got)
+	}
+	// Under /v3, authentication comes first, OPTIONS included.
+	wantError(t, e.call(t, http.MethodOptions, toggle, nil), 401, "AUTH_001", "")
 	wantError(t, e.call(t, http.MethodGet, "/v3/templates", nil, key...), 404, "RESOURCE_013", "Resource not found")
 	wantError(t, e.call(t, http.MethodPatch, "/v3/webhooks/"+orderID+"/toggle", str(`{}`), key...), 404, "RESOURCE_013", "Resource not found")
 	wantError(t, e.call(t, http.MethodGet, "/v3/templates", nil), 401, "AUTH_001", "")

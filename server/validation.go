@@ -21,6 +21,7 @@ import (
 
 const (
 	validationFailed       = "Request validation failed"
+	methodNotAllowed       = "Method not allowed"
 	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
 	invalidMessageExt      = "x-sentstub-invalid-message"
 	bodyField              = "body"
@@ -50,6 +51,9 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		if r.op == nil {
+			if err := s.checkMethod(c); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		req := c.Request()
@@ -87,6 +91,19 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// checkMethod refuses a method that a path of the spec does not serve,
+// OPTIONS included (Echo's router would answer OPTIONS 204): 405
+// VALIDATION_001, with an Allow header naming the methods the path serves.
+// Echo's router marks such a request by the Allow value it found for it.
+func (s *Server) checkMethod(c echo.Context) error {
+	allow, ok := s.allow[c.Path()]
+	if c.Get(echo.ContextKeyHeaderAllow) == nil || !ok {
+		return nil
+	}
+	c.Response().Header().Set(echo.HeaderAllow, allow)
+	return &sentstub.Error{Code: sentstub.EMETHOD, Message: methodNotAllowed}
 }
 
 // isJSONBody reports whether the body of req is to be JSON: its
