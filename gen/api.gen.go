@@ -222,6 +222,9 @@ type MethodNotAllowed = ErrorResponse
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorResponse
 
+// RequestTimeout defines model for RequestTimeout.
+type RequestTimeout = ErrorResponse
+
 // ServiceUnavailable defines model for ServiceUnavailable.
 type ServiceUnavailable = ErrorResponse
 
@@ -829,6 +832,13 @@ type ToggleWebhookStatusResponse405Headers struct {
 	XResponseTime string
 }
 
+// ToggleWebhookStatusResponse408Headers the declared response headers of an HTTP 408 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse408Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 // ToggleWebhookStatusResponse409Headers the declared response headers of an HTTP 409 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse409Headers struct {
 	XAPIVersion   string
@@ -879,6 +889,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON404 *ErrorResponse
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -901,6 +913,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers404 *ToggleWebhookStatusResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ToggleWebhookStatusResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ToggleWebhookStatusResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *ToggleWebhookStatusResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -941,6 +955,11 @@ func (r ToggleWebhookStatusResponse) GetJSON404() *ErrorResponse {
 // GetJSON405 returns the response for an HTTP 405 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -1180,6 +1199,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1404,6 +1430,30 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ToggleWebhookStatusResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers ToggleWebhookStatusResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -1766,6 +1816,17 @@ type PayloadTooLargeJSONResponse struct {
 	Headers PayloadTooLargeResponseHeaders
 }
 
+type RequestTimeoutResponseHeaders struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+type RequestTimeoutJSONResponse struct {
+	Body ErrorResponse
+
+	Headers RequestTimeoutResponseHeaders
+}
+
 type ServiceUnavailableResponseHeaders struct {
 	XAPIVersion   string
 	XRequestID    string
@@ -1995,6 +2056,23 @@ func (response ToggleWebhookStatus405JSONResponse) VisitToggleWebhookStatusRespo
 	return err
 }
 
+type ToggleWebhookStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ToggleWebhookStatus408JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ToggleWebhookStatus409JSONResponse struct{ ConflictJSONResponse }
 
 func (response ToggleWebhookStatus409JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
@@ -2217,77 +2295,78 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id openapi_types.
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fx7c9u2sv8qO7ydaXxLSpRlN7Hyxxk3SVtP85rY7uk08hUhcimiIQEWAG0rvvrudwCQFElRsp34nN56",
-	"zl+RLDwWi93fPpEbJ+RZzhkyJZ3JjZMgiVCYjycRZjlXyJT3AfOULDHSf45QhoLminLmTJz3AiUyBVcJ",
-	"MlAJgkCZcyYRqDTfpeICIyBMXqEAxYEwQCJSigIE/lmgVHBFVWIHkwyh3jdcer/gcuC4jgwTzIjeHVmR",
-	"OZOPjhIFOheuo5Y5OhNHKkHZwlmtXOc37/j9ifcrCmko7BJ8liAcvz+BSzsAVEJUSR1Gei9NFBX6rHqP",
-	"vr0vx9t2fifogjKSeh/sybyTHpa9Y0BAGI66JcssG2gEPG795Srhss1SUd5Emys5UQqFXvx/BP45+3js",
-	"/U68z753dPHdN04/qbsoPEvMTmbAtxJo9Bzwz4KkEoIMFRmUP81oFABeh5gr4OtD7WbiF5Fqz++d0Qx7",
-	"qKUZgsy1FEoUl5Qtmjx0gTLIaJpSiSFnkbTSRqBgVN2Z1I+GwCfT6cB+2vtHJreRe0pYNOfX23WFM5B2",
-	"TEWkfA6Mq0STfkUkXAmqFLL7Sf7KdXIiSIaqq7/h8hdcbpJzzuifBcInXGq1RCYLgUBrpa+FMBc8RCkp",
-	"WwzgTSEVzBFG3v7h4ZSRNE8IKzIUNIQwIYKEencXkmWeIJMucAEF04gScoFyANVdSiACISRhgtGUxVzA",
-	"/gEkvBASchSGKP1vWEjFMxQDOIaMpDEXGUbmVyrhwPfh1+PXJy+Pz07evZ35/tPBlDmug9cky1PNHC1h",
-	"ZB6O9sczgUosR47rUH12C3OO6zCiRcrpYE6L8Rm5fo1soRJnsn946DoZZdX3kdsSEuJ9PvZ+972jmbdN",
-	"mt8LHtMUT172iYf5Cc7PT17qG5Ehz7EFBxo9IUxoGulL0YMH8I6lS+BiQRj9TPRKU6bh7RMuJYSEQSH1",
-	"GlSCPfIANACWsyGz15lyrTPc7BWSNKVsMWXNNS1fezl37ZWLeTRqsU3fFVHOxCkK88smL0610VHF/CWm",
-	"pEc+T1UxB66P94TkdKBVZxBlQBdMixJQtTcxFPMchaESFPmE0p5WH8mFIp8yxWHsSxckt1gfplTva5ij",
-	"DFdphrxQEgiLIOQsLIRoyL+cMoMYnG2aJnjTBBYuoPw4geDQ9zMZuBA8lcEO9v3mVVzwLBt2AdDNyD1c",
-	"Pcnk/8q9b3Zy9JRmRUoUfhlTM/KpLXcxoSkQOWW54FERGl6HhA0goEwTSNIZCsFF0L0QPVG6cOj7U3by",
-	"9uzVh7fHr2e+P9Iz16ycFYxcEpqSeYrlEo1frQcBVE5ZxK+YXm0Mp68+/Hry4pVeyzX31t434ig1ooIo",
-	"GDwxx7Woz6asc4d7d7ucmqN9kNzmgl6t/3BbYLuy7wa1fyBRaZr1t5AzjcX6I8nzlIbmfMM/pHVtaqS7",
-	"cSKiiDNhRZq6jiXDTI/0Zi2Q1BgYodI3U42PeDgrRKo5oFQuJ8NhxENZCcfQLCeHG6tkKCVZGPhklySl",
-	"EVzhPOH8E5y8BKv+A2elxynDrrXbUELz09+OPv+S7//x8kpLM81QKpLlzsTZ9/e/9/yxNxqd7Y8mh/7k",
-	"4Gjw/bOn/tH++Dvfn/i+4zqXlYen/bGV68gi1GbKmcQklbhq3tM3AmNn4vzXcO3rDu2vcvhKH66ySvY+",
-	"Nh3G2kOTays0gaDNkcDKWFAyN9AYjBHMlxBTTKMpexJs51OgPwCBOYmARnvGcLbXf1oOmbK1IezikRHl",
-	"hgu/4Qv3caIcP2wP7nESd09ujO332m6b3hxu7uEFZ3FKwwdUhBfv3v74+uTF2deoQWeNtRIcd+MZKrsX",
-	"pAWIpAJJtIQ5anevdK4w+vsrStDkTDAx8cAd4jvNE6lomgJlU33hi0QBiZWOFhOEK0LVI5PrH7mY0yhC",
-	"9nCCfXx+9vPM9w++VKgb85uoLos4pqH2l7Q3nlGpWSgfgahW5zViWnnDOqwwAVrTpzVIrBo+M7WeBZky",
-	"64mXIXvpN8Om2/xo5PYnovCKLM+sv/xwwtvwDL9YgDtrrIW4pNbgiL4fbUNrR/ERSHLz4KXzrHk9JxIh",
-	"opGVVZt80zBMbZZOorhE8a32qZFEKWUITwLPi+ZeGQ0FezZSrCA8xVgB44BxjKFyYV4ooEwHRVPGiBD8",
-	"CkIisUNAyLOMKoURUAVEmR9TIhVkPNOKpj13qiOsikKiIzepdLhvAvbbTQdJr8hSgiQxPjJ1e4Mq4dFb",
-	"ro7TlF/Z5OstCveALm9OVAJ4TaWS5rK1HK39mszQ5sK799o7PQXKwrSI0Di5Xa84sAexkmiPEuxt3JU5",
-	"ZH+61m5m08mGLCO9OqQvwgSIhOD98dmLn4O7Z/OOvd8vvnvigv2w99/bUnl/Z/F5T5YpJ9EZ56+JWOC/",
-	"V3oq2JjzyGgpv0QBI3hDf4ANAdkbPCatPUVxSUM8b0T9D2YoG1mPL7WT7SXWZvIFCUuzQEMEpWFWEEHT",
-	"JTTzF4/KXB52zWVImMaouRZfk5h+bqLwBsvsjCnrS081GTWAV1QlxqAt2wUdYrzHKcNrDAuF0SOzWeeM",
-	"FCrhgn6+k726X3Qz+sropi3x5xJF7cwXKkGmNHmPIRLXCHztkZx6OqSxF2ZyV9SUceBJFf+Mgj1bofnE",
-	"+BVb/33/UYFyzVhzEsO9l0aMjFsgdDSgqM2+WoHrcRZmNgE/Xm26Cq5z7XERoXAmo1VDQm8cEkVUXwlJ",
-	"37d2oQoz86Hjc9QrEyHI0tm41x+5AJNAXGfXC6EdoVKqZSflCIxk+By4hqIrKhG00uiL1f9a02S9pHJb",
-	"Pv8DQ9U80HjV0LGbbfM2GXGwaqjazfZx+zb/XflsH+0FrOeu2bmm46JL78p12iqxca0WXHZr1Vv+Uo9q",
-	"EdeAolsVshSpDvMqINk1/Q229z1oQkPNvDnnKRLWFrcO96pZrj1xRX5JRh/jfkaSqmSTY1IRVchmkYN/",
-	"clznlmJGhxq7Rt+2b0q2tDdtou09OwU6SthA5m5E8eHHFzAej490+Hp+9sIGNU8hFiS0ugoRXdCyHEgg",
-	"sOgdAI9jiaZjoK5sRkShCZidZh24ahK4ebqaTu3sfnoX3Kv0Pad6mUGJfGd2yXqER7U7pkqmJM7EWVCV",
-	"FPNByLOhLEtU6w8kp8NyRc3rljxfrhF8VztLS4o719q4pSaj12v3XXipXVtB0VjALt4d29heo46+LcLA",
-	"yHPdEKMvIyPXzXX828DN0PKq0uqvIAZKZYuL9KsJKgec3Vlq3apHpOpm6YipyVpWaN8rr12imvJ7P6F9",
-	"SGlduc7DMeFOuvrXnpUvFin+01YDTw1cNoq/bXCkcqYR6hL7kyQabNG0jaB6Dtym3Wx/WdXQYIdQCXFK",
-	"89z2kO0yLq4jm61MMSlStUU5frVeCVrQtMk8osOolEpFQ4jJJzS3ZFKxwqZiCVuanqfddBgXYUNlSp71",
-	"eXBM6tCKXuKscpBMFw9lNNOA59erUaZwYer960NrjAwF6jhgRtRtlvusgX7rNYzTRGWekuXMdhLcdJqG",
-	"dvhDroMsyjllqnK6GnbQBDn/mAyHzk7Adh28RKZmMU2rZrCvd0Xv7DM+rffXQ+6zS2OR71euY92A3X1E",
-	"HYFtKcl2mTpcuU5KpJpFmNJLFMuZ5nGWqzvc+SZYN2nwq5XX1qG5ydctPjKWWInlLOSFjaozcm3F2jam",
-	"2c+jXSL+TOs1XTDKFjOJoUDV0yWU6HCQMoi1tTP9M/MlWL0wKi64xhLPzn9ujSLqM14lKBAwtbbwXvFC",
-	"WXmYlT1UrdON9v3G+Q53ne9o5TpFHt1Rg3cz/KDr+xgJbOl2R183eNuUybZedLW0fbeb/Nghsrtlzu0H",
-	"xRbQtXh2sR1wvy7GqlD7S4Ksymv7WwVYeiMMC0HV8lQTY1l1nNNfcHlc2MCr42ayVglZ+3FV5bns6xxs",
-	"b8UsUz5rlCRmJ5sjoizmW3yHYi5RAY+hTJx9K+FyDOVtSbOx6Z2sHBmgWZ5ipr+tnbD5csoSDQ6x4Flj",
-	"pbyYpzSEiIeFnmEr42B6zKu/1Y8FKFukCJIXIsQp4zEoUaikqrHngmu2TiAwLYoLZCiIwgBUIZgEqoCy",
-	"so31J142elbdgVP2Kkx4WfgE07EXkxDdRjm0yq2gtFhWZ23JglAmFVBlmg2nTM9RKJWsp9Qzylb99ZTB",
-	"lE3Zq/avpb9aVUcsCbYTE9klpjzHCQSlsAUuBFraAnfKAttnaQ5levGDAXTWDokQFCUEzURaAE9MBz8o",
-	"PmUbTfx7rh7dyNmVG3RyaWUfq6LKNFdXFHcl5UklJXs9KU+eIyM5dSbOeOAPxtYZT4xWDBOTi/isPy+s",
-	"VaoL9SeRM3F+QvVzOaTTNLnv+/fLNlfpDYd/cu6cdy1zJdsKpraTy7Qz2WcIg5b+O5OPFxp2soyIpTNx",
-	"XtNLZHpCKdxGr8pFNJfJQmrEOVXF3LnQCw1N39hO9nywI/4fcqcustjgQJrG0EN//IWEdYpSD0ph3Txs",
-	"Sd19i5rjtHuNLlAl1wtWxfH+W70cD8t2UDm8odFqqExQ6K0zcDlRYZ+l0E6FQSsuIEJSfyV1f2lc9i61",
-	"6hvrRxUamY4Z4LVmOlUQ1K5KoMNIWYK+dvWeA2FVVNkap2NJaQG2FWcO4BSVqh7jlNFpgjVpVRtkQiSE",
-	"CWELy3QTD05ZeTYTJdZTBBqigj5vJtChrz+Af1KVTFkwrULXqTPRNgSD+oENrd/X1I3jzQdWjah1ykzY",
-	"qgF1qWcG9dueck2Lh20t7AnpnfbLnI99Jrg8o3ltNWi9YYkO4kPy/fypFz6LjrwD9GOPjOb7XjiODvAw",
-	"/p48nT+rPAKTg6j9AeOsbm+IuOWBhnaDKiT3qG1c9u7Y8t2vh2smDDtvk+4wY/1w5g6D2y9L7jGhbvNf",
-	"XbhVovMHHi3vB1ONKLTMltSJlPtV+nbkh3pQTKtylqul9StMGCFNe8zNKhjAeVnkM5Uh+/zKvvqIDBZ/",
-	"ncWonP/+7IvfzqmUtdKRNzo8G/mTsT/x/bpG2k6cOO+0Iw5vuaJxub3shlzr2m9JkEm+1ZhqXPnNaKsq",
-	"NTcTFR+rupMxwJjlWhRMAcPUf++qiRu3vz3VYInYmTCwQ1ph/3gzgrejNkLosd8OhkvW73v+6Mw/mvgN",
-	"1q/jMLvWA5bA/f3bS+Aane6sF91gdItJr21N3U1ubWuntr3lofOuKnPflAfoGNvyfnj3Kn2T/uKae+cZ",
-	"7O651UBziQcWefpm1Ag1bLyRMlNGt09pNaaYSePbJ60b9c2Mg4fraPnw6vTd+QfTVPTsS7taOmusTXOp",
-	"HcaHjXnBHryj5dlf0tFSaXPtn5vuVO382hes0v7vAqbbYe3j/kfV//VdXwf+4e3KtNHObCYe3T6xfgam",
-	"J4zuoLbdzlcTafr/kvcKowd4r9B5RcagYHidY6gjLVvv5qEJrSK4SmhaGrEqsqq0ogwXH1bTx//+3rWe",
-	"8w+0/2djt/KhrQ7UIirDlEuMnnf/E42YsrJbPCSFib9bbx4g5YtH1XJ8eBdb1tOXbKYe3D618+7HpEPq",
-	"BIgNUbpiuM50VKlB52LVyaO08+AfL3TIZe+oL0iuso2NJ+h1orF8ELB+J2JyisCZycPooIdEkUAp9xzX",
-	"aetm4xG8iflKsm+qGLomXweRnf/HpYr72yk8qiSm8XNoPq+vTZYhVI/NBus43SSDVher/wsAAP//",
+	"7Hxtc9s2s/Zf2eHTmdpPSYmy7DpWPtzjJmnrad4mtnt3GvmIELkS0ZAAC4C2FR/99zMASIqkKFlO3Lun",
+	"nvMpcoSXxWL3wrWLhe6ckKcZZ8iUdEZ3TowkQmE+nkWYZlwhU94HzBKywEj/d4QyFDRTlDNn5LwXKJEp",
+	"uImRgYoRBMqMM4lApflbKi4wAsLkDQpQHAgDJCKhKEDgnzlKBTdUxbYxSRGqecOF9wsueo7ryDDGlOjZ",
+	"keWpM/roKJGjc+U6apGhM3KkEpTNneXSdX7zTt+feb+ikEbCtsAXMcLp+zO4tg1AxUQV0mGk59JCUaHX",
+	"qufomvt6uGnmd4LOKSOJ98GuzDvrUNk7BgSE0ahbqMyqgUbAZ43/uYm5bKpUFDvR1EpGlEKhB/8vgX9O",
+	"Pp56vxPvs++dXH33jdMt6jYJL2Izk2nwrQQaPQf8MyeJhCBFRXrFVxMaBYC3IWYK+GpR25X4RaLa9XsX",
+	"NMUOaWmKIDNthRLFNWXzug5doAxSmiRUYshZJK21EcgZVTuL+tEIuDce9+yn/X+lcpO454RFU3672Vc4",
+	"A2nblELK58C4irXoN0TCjaBKIXuY5S9dJyOCpKja/hsufsHFujiXjP6ZI3zChXZLZDIXCLRy+soIM8FD",
+	"lJKyeQ/e5FLBFGHgHRwdjRlJspiwPEVBQwhjIkioZ3chXmQxMukCF5AzjSghFyh7UO6lBCIQQhLGGI3Z",
+	"jAs4OISY50JChsIIpf8Nc6l4iqIHp5CSZMZFipH5lko49H349fT12cvTi7N3bye+f9wbM8d18JakWaKV",
+	"oy2MTMPBwXAiUInFwHEdqtduYc5xHUa0STktzGkoPiW3r5HNVeyMDo6OXCelrPx74DaMhHifT73ffe9k",
+	"4m2y5veCz2iCZy+7zMN8BZeXZy/1jsiQZ9iAA42eEMY0ifSm6MY9eMeSBXAxJ4x+JnqkMdPw9gkXEkLC",
+	"IJd6DCrBLrkHGgCL3pDa7Uy49hlu5gpJklA2H7P6mFavnZq79YrBPBo11Kb3iihn5OS5+WZdF+f60FH5",
+	"9CUmpMM+z1U+Ba6Xt0cy2tOu04tSoHOmTQmo2h8ZiXmGwkgJinxCaVerl+RCno2Z4jD0pQuSW6wPE6rn",
+	"NcpRRqs0RZ4rCYRFEHIW5kLU7F+OmUEMztaPJnhTBxYuoPg4guDI91MZuBAcy2CL+n7zSi14Vg3bAOhu",
+	"4B4t91L533L/m60aPadpnhCFX6bUlHxq2t2M0ASIHLNM8CgPja5DwnoQUKYFJMkEheAiaG+I7ihdOPL9",
+	"MTt7e/Hqw9vT1xPfH+ieK1VOckauCU3INMFiiNq3lkEAlWMW8RumRxvC+asPv569eKXHcs2+NeeNOEqN",
+	"qCByBntmuRb12Zi19nB/t82pNNoFyU0t6NG6F7cBtsvz3aD2DyQqjmb9V8iZxmL9kWRZQkOzvv4f0lKb",
+	"CununIgo4oxYniSuY8Uw3SM9WQMkNQZGqPTOlO0jHk5ykWgNKJXJUb8f8VCWxtE3w8n+2igpSknmBj7Z",
+	"NUloBDc4jTn/BGcvwbp/z1nqdsqoa0UbCmg+/u3k8y/ZwR8vb7Q10xSlImnmjJwD/+B7zx96g8HFwWB0",
+	"5I8OT3rfPzv2Tw6G3/n+yPcd17kuGZ7mY0vXkXmojylnNCOJxGV9n74ROHNGzv/rr7hu334r+6/04spT",
+	"ye7HOmGsGJpcnUIjCJoaCayNBYVyA43BGMF0ATOKSTRme8FmPQX6AxCYkghotG8Ozub4x0WTMVsdhG08",
+	"MqZco/BrXLhLE0X7frNxB0nc3rnWtpu13de93tzswwvOZgkNH9ERXrx7++PrsxcXX+MGrTFWTnDajmeo",
+	"bG+QNiCSCCTRAqao6V5BrjD65ztKUNdMMDLxwA7xndaJVDRJgLKx3vB5rIDMlI4WY4QbQtUTs+sfuZjS",
+	"KEL2eIZ9ennx88T3D7/UqGv966gu89mMhpovaTaeUqlVKJ+AqZbrNWZasmEdVpgArc5pDRKrGmemllmQ",
+	"MbNMvAjZC94M67T5ydjtT0ThDVlcWL78eMZbY4ZfbMCtMVZGXEhrcETvjz5DK6L4BCy5vvCCPGtdT4lE",
+	"iGhkbdUm3zQMU5ulkyiuUXyrOTWSKKEMYS/wvGjqFdFQsG8jxRLCE5wpYBxwNsNQuTDNFVCmg6IxY0QI",
+	"fgMhkdgSIORpSpXCCKgCosyXCZEKUp5qR9PMneoIq5SQ6MhNKh3um4D9/qODJDdkIUGSGT4xd3uDKubR",
+	"W65Ok4Tf2OTrPQ73iJQ3IyoGvKVSSbPZ2o5WvCY1srnw7r1mp+dAWZjkERqS22bFgV2ItUS7lGB/ba/M",
+	"IrvTtXYym042Yhnr1SF9HsZAJATvTy9e/Bzsns079X6/+m7PBfth//9vSuX9k83nPVkknEQXnL8mYo7/",
+	"WespYWPKI+Ol/BoFDOAN/QHWDGS/95S8thhx90Pyr9J6Bf5C0GvsAn/QgUiZ/urw3P1mVjri7KlB7DmK",
+	"axriZS1F82isppai+lJS0xxixWlekLDYRhoiKH0mCiJosoB6sulJcZujNrcJCdPWPdVWb24RnpuUSU1l",
+	"tseYdeUS64rqwSuqYsM+Fs3bN2Ko/pjhLYa5wuiJWf8lI7mKuaCfdyIXDwtFB18ZijYt/lKiqCKvXMXI",
+	"lBbvKaRNNHDfeiSjno4/7YaZRCM1d26wVwarg2DfXqd9YvyGrf7/4EmdoJVizUqM9l4aMzIcTujQTVGb",
+	"KrcG18HsJva2ZLhc53Wuc+txEaFwRoNlzULvHBJFVG8JSd43ZqEKU/OhRRCrkYkQZOGs7euPXIDJ9q6u",
+	"QnKhWWth1bKVHwZGUnwOXEPRDZUI2mn0xup/7dFkKW0xLZ/+gaGqL2i4rPnY3aZ+64o4XNZc7W5zuwN7",
+	"WVES7I92A1Z9V+pcyXHVlnfpOk2XWNtWCy7bveotf6lbNYSrQdG9DlmYVEt5JZBs6/4Gm/Me1qGhUt6U",
+	"8wQJa5pbS3tlL9euuBS/EKNLcT8jSVS8rjGpiMpl/UaKf3Jc556bp5Y0doyuad8UamlOWkfbB5Z1tJyw",
+	"hszt8O/Djy9gOByeAGVwefHCRqDHMBMktL4KEZ3T4u6WQGDROwA+m0k05R3VNXREFJrshlO/tC8rOu6O",
+	"l+Ox7d0t75x7pb9nVA/TqzH9eguPajqmCqXEzsiZUxXn017I074s7hNXH0hG+8WIWtcNe75eIfi22qOG",
+	"Fbe2tbZLdUWvxu7a8MK7NoKiOQHbeHdqEzEadfRuEQbGnqvqJb0ZKbmtj+PfB25GllelV3+FMFA42yxP",
+	"vlqgosHFzlbrlgU9ZelRy0xNirlE+057bQtVt9+HGe1jWuvSdR5PCTv56t+7Vj6fJ/hve3V7buCydlPf",
+	"BEcqJxqhrrE7o6XBFk2ND6rnwG2O1BYDltUntgmVMEtoltmCv22Hi+vIet3ZjOSJ2uAcv1pWghY0beaV",
+	"6DAqoVLREGbkk80XmLy5sHlzwhYmFbBdDkMR1lym0FkXg2NSh1b0GiclQTIlV5TRVAOeX41GmcK5Kc5Y",
+	"LVpjZChQxwETou47uS9q6Lcaw5AmKrOELCa27OOuVeG1hQ+5DrIo45SpknTVzkET5Pxr1O87WwHbdfAa",
+	"mZrMaFJW7n09Fd2ZMx5X8+smD5mlNsj3S9exNGB70VfLYBtOstmmjpaukxCpJhEm9BrFYqJ1nGZqhz1f",
+	"B+u6DH458up0qE/ydYMPzEmsxGIS8txG1Sm5tWZtqwjt58E2E3+m/ZrOGWXzicRQoOoo6Yp1OEgZzPRp",
+	"Z4qdpguwfmFcXHCNJZ7t/9weiqjXeBOjQMDEnoUPiheKrOGkKHhrrG5w4NfWd7RtfSdL18mzaEcP3q7w",
+	"wzb3MRbY8O2Wv67ptm6TTb9oe2lzb9f1scVkt9uc2w2KDaBr6OxqM+B+XYxVovaXBFkla/tHBVh6Igxz",
+	"QdXiXAtjVXWa0V9wcZrbwKtFM1njvl/zuLJMoCjC7W2umy1SPiuUJGYmmyOibMY3cId8KlEBn0GROPtW",
+	"wvUQit2SZmJT6FoSGaBplmCq/1qRsOlizGINDjPB09pIWT5NaAgRD3Pdw5YxgHkQUP5f9bKDsnmCIHku",
+	"QhwzPgMlchWXBRGZ4FqtIwhMPekcGQqiMACVCyaBKqCsqDn+iRdVuWUp55i9CmNeXFSAKa+ckRDd2vVF",
+	"mVtBabGsytqSOaFMKqDKVIaOme6jUCpZdal6FO8qVl16YzZmr5rfFny1vMqyItiyWWTXmPAMRxAUxha4",
+	"EGhrC9wxC2xRrFmUeTgR9KA1dkiEoCghqCfSAtgzzy1A8TFbe3Gx7+rWtZxdMUErl1YUHSuqTCV8KXHb",
+	"UvZKK9nvSHnyDBnJqDNyhj2/N7RkPDZe0Y9NLuKz/jy3p1JVVXEWOSPnJ1Q/F01aFa4Hvv+wbHOZ3nD4",
+	"J2fnvGuRK9l0u23L7kztmX0z0mv4vzP6eKVhJ02JWDgj5zW9RqY7FMZt/KoYRGuZzKVGnHOVT50rPVDf",
+	"FPltVc8H2+J/oXaqSxYbHEhTxXvkD79QsNal1KNKWFV6W1G376LWOG1vowtUydWAZSVD965eD/tF7a7s",
+	"39Fo2VcmKPRWGbiMqLDrpNCkwqAVFxAhqf4kVTHwrCg0a9xvrF7AaGQ6ZYC3WulUQVBRlUCHkbIAfU31",
+	"ngNhZVTZaKdjSWkBthFn9uAclSpfThXRaYyVaGXNakwkhDFhc6t0Ew+OWbE2EyVWXQQaoYIuNhPo0Nfv",
+	"wb+piscsGJeh69gZ6TMEg+remVaPoaoq//pruFrUOmYmbNWAutA9g+ohVjGmxcOmF3aE9E7zGdXHriO4",
+	"WKN5GtdrPDiKDmdH5PvpsRc+i068Q/RnHhlMD7xwGB3i0ex7cjx9VjICk4Oo+IAhq5urV+55TaNpUInk",
+	"HrVV5t6O9fndfrhSQr/1kGyHHqtXTjs0bj4DekCH6k3G8sotE50/8GjxMJiqRaFFtqRKpDzspm9LfqgD",
+	"xbQrp5laWF5hwghpapnulkEPLotLPnMzZN/K2Sc6kcHirzsxSvLfnX3xmzmV4q504A2OLgb+aOiPfL+6",
+	"I20mTpx3mojDW67orJhetkOu1d1vIZBJvlWYaqj8erRVXjXXExUfy3sncwBjmmlTMBcY5v53V09c2/3N",
+	"qQYrxNaEgW3SCPuH6xG8bbUWQg/9ZjBcqP7A8wcX/snIr6l+FYfZsR7xCtw/uP8KXKPTzn7RDkY3HOnV",
+	"WVOV/tuztXW3veFV+rZb5q4uj1Det+Gx9/ZRujr9zXfurTfL2/uWDc0mHlrk6epRIVS/9qDNdBnc36VR",
+	"mGI6De/vtHpVYXocPl5Fy4dX5+8uP5iiomdfWtXSGmN1NBfeYTjsjOfs0Stanv0tFS2lN1f83JQSa/Jr",
+	"nxtL+1MQptphxXH/z9X/+qqvQ//ofmdaqz03HZ/d37FV/mq6ndzfrXrqpzsMdvD2dnWzCVD9v+RNyuAR",
+	"3qS0XgoyyBneZhjqAM1ek/PQRGQR3MQ0Kc6+MiArnamIMh8XIIb/+ZK3jvX3NG20IV/xmFrHdxGVYcIl",
+	"Rs/bP5Qyo6x4ERCS3ITtzdLmhM+fVFn50S5HYEc5s+l6eH/X1tsuk0Wp8iY2smmb4SpBUmYUnatlK/3S",
+	"TJ9/vNKRmt2jrti6TFLWfmagyk8Wjz5Wb4FMKhI4M+kbHSuRKBIo5b7jOk3frP3QgQkVC7HvytC7El/H",
+	"nq3f6inTBc3MH1USk9lzqP+EQnXSGUF127S3Cu9NDml5tfyfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -35,6 +35,7 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.EINTERNAL:          {http.StatusInternalServerError, "INTERNAL_001"},
 	sentstub.ETIMEOUT:           {http.StatusGatewayTimeout, "INTERNAL_004"},
 	sentstub.EDBUNAVAILABLE:     {http.StatusServiceUnavailable, "INTERNAL_005"},
+	sentstub.EREQUESTTIMEOUT:    {http.StatusRequestTimeout, "VALIDATION_001"},
 }
 
 const docURLPrefix = "https://docs.sent.dm/errors/"
@@ -67,6 +68,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 				apiErr.Message = r.op.internalMessage
 			}
 		}
+	} else if apiErr.Cause != nil {
+		// The client's fault, such as a body that stalled or is malformed:
+		// worth a line, with its cause, but not an error of the server's.
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request refused",
+			slog.String("request_id", r.id), slog.Int("status", wire.status), slog.String("code", wire.code),
+			slog.Any("error", apiErr.Cause))
 	}
 	if c.Response().Committed {
 		return

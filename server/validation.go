@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 const (
 	validationFailed       = "Request validation failed"
 	methodNotAllowed       = "Method not allowed"
+	bodyTimeoutMessage     = "Request body not received in time"
 	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
 	invalidMessageExt      = "x-sentstub-invalid-message"
 	bodyField              = "body"
@@ -142,15 +144,7 @@ func (s *Server) readBody(req *http.Request) ([]byte, error) {
 	}
 	req.Body.Close()
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, bodyTooLarge(s.bodyLimit)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
-				Details: map[string][]string{bodyField: {"is shorter than its Content-Length"}}}
-		}
-		return nil, fmt.Errorf("read request body: %w", err)
+		return nil, s.bodyReadError(req, err)
 	}
 	if len(data) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
@@ -159,6 +153,36 @@ func (s *Server) readBody(req *http.Request) ([]byte, error) {
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	return data, nil
+}
+
+// bodyReadError says why the body of req could not be read. The server
+// only reads what the client sends, so every such failure is the client's
+// (or its connection's), never the server's: a body over the limit is 413;
+// one that did not arrive within the server's read timeout, 408; one that
+// ended early, is malformed (bad chunked encoding: net/http says so with
+// errors of no type of their own) or whose connection broke, 400. The cause
+// is kept for the log.
+func (s *Server) bodyReadError(req *http.Request, err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+		problem  string
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return bodyTooLarge(s.bodyLimit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &sentstub.Error{Code: sentstub.EREQUESTTIMEOUT, Message: bodyTimeoutMessage,
+			Details: map[string][]string{bodyField: {"did not arrive within the server's read timeout"}}, Cause: err}
+	case errors.Is(err, io.ErrUnexpectedEOF) && req.ContentLength > 0:
+		problem = "is shorter than its Content-Length"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		problem = "ended before its last chunk"
+	default:
+		problem = "could not be read: malformed, or its connection broke"
+	}
+	return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
+		Details: map[string][]string{bodyField: {problem}}, Cause: fmt.Errorf("read request body: %w", err)}
 }
 
 // validationError turns kin-openapi's errors (err, may be nil) and the
