@@ -82,6 +82,8 @@ type operation struct {
 	// internalMessage is the message of the operation's documented 500
 	// example, which sent.dm words per operation.
 	internalMessage string
+	// headers are the names of the header parameters it declares.
+	headers []string
 }
 
 // New returns a Server over cfg.Store, validating against the OpenAPI
@@ -167,6 +169,7 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
 					declaresHeader(item, op, headerIdempotencyKey),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
+				headers:         headerParams(item, op),
 			}
 		}
 	}
@@ -186,6 +189,18 @@ func allowedMethods(ops map[routeKey]*operation) map[string]string {
 		allow[path] = strings.Join(m, ", ")
 	}
 	return allow
+}
+
+func headerParams(item *openapi3.PathItem, op *openapi3.Operation) []string {
+	var names []string
+	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInHeader {
+				names = append(names, p.Value.Name)
+			}
+		}
+	}
+	return names
 }
 
 func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {

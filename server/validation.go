@@ -24,6 +24,7 @@ const (
 	validationFailed       = "Request validation failed"
 	methodNotAllowed       = "Method not allowed"
 	bodyTimeoutMessage     = "Request body not received in time"
+	headerRepeated         = "must be sent at most once"
 	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
 	invalidMessageExt      = "x-sentstub-invalid-message"
 	bodyField              = "body"
@@ -63,10 +64,16 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var problems map[string][]string // found here rather than by kin-openapi
+		// Problems found here rather than by kin-openapi, which takes the
+		// first of repeated headers (the generated handler would then refuse
+		// them, after the idempotency middleware claimed the first key).
+		problems := repeatedHeaders(req, r.op.headers...)
 		options := &s.filterOptions
 		if len(body) > 0 && isJSONBody(r.op, req) && !json.Valid(body) {
-			problems = map[string][]string{bodyField: {bodyNotJSON}}
+			if problems == nil {
+				problems = map[string][]string{}
+			}
+			problems[bodyField] = []string{bodyNotJSON}
 			noBody := s.filterOptions
 			noBody.ExcludeRequestBody = true // said already
 			options = &noBody
@@ -106,6 +113,22 @@ func (s *Server) checkMethod(c echo.Context) error {
 	}
 	c.Response().Header().Set(echo.HeaderAllow, allow)
 	return &sentstub.Error{Code: sentstub.EMETHOD, Message: methodNotAllowed}
+}
+
+// repeatedHeaders returns the problem of each of the named headers that
+// req carries more than once, keyed by its name, or nil: a header that
+// names one thing (a key, a profile) cannot be sent twice.
+func repeatedHeaders(req *http.Request, names ...string) map[string][]string {
+	var problems map[string][]string
+	for _, name := range names {
+		if len(req.Header.Values(name)) > 1 {
+			if problems == nil {
+				problems = map[string][]string{}
+			}
+			problems[name] = []string{headerRepeated}
+		}
+	}
+	return problems
 }
 
 // isJSONBody reports whether the body of req is to be JSON: its
@@ -195,9 +218,6 @@ func (s *Server) bodyReadError(req *http.Request, err error) error {
 // details.
 func validationError(op *operation, err error, problems map[string][]string) error {
 	details := map[string][]string{}
-	for field, p := range problems {
-		details[field] = append(details[field], p...)
-	}
 	var (
 		keyProblems []string
 		message     string
@@ -231,7 +251,11 @@ func validationError(op *operation, err error, problems map[string][]string) err
 			details["request"] = append(details["request"], describe(reqErr)...)
 		}
 	}
+	for field, p := range problems {
+		details[field] = append(details[field], p...)
+	}
 	if len(keyProblems) > 0 {
+		keyProblems = append(keyProblems, problems[headerIdempotencyKey]...) // repeated, too
 		return &sentstub.Error{Code: sentstub.EBADIDEMPOTENCYKEY, Message: idempotencyKeyInvalid,
 			Details: map[string][]string{headerIdempotencyKey: keyProblems}}
 	}
