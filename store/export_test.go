@@ -46,7 +46,7 @@ func (s *SQLiteStore) fill(ctx context.Context, account uuid.UUID, n int, expire
 			if err != nil {
 				return err
 			}
-			s.answers[slotOf(account, key)] = answerRef{id: id, expires: expires.UnixMicro()}
+			s.answers[answerKeyOf(account, key)] = answerRef{id: id, expires: expires.UnixMicro()}
 		}
 		return nil
 	})
@@ -60,4 +60,13 @@ func SQLiteDSN(path string) string { return sqliteDSN(path) }
 func WithTracer(o Options, t pgx.QueryTracer) Options {
 	o.tracer = t
 	return o
+}
+
+// SetSlotOf makes the store compute the slot column of stored answers with
+// f until the returned func restores it, so that a test can make keys
+// collide there.
+func SetSlotOf(f func(account uuid.UUID, key string) int64) (restore func()) {
+	old := slotOf
+	slotOf = f
+	return func() { slotOf = old }
 }

@@ -52,7 +52,7 @@ type SQLiteStore struct {
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
 	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
-	answers  map[int64]answerRef             // guarded by sem; see sqlite_idempotency.go
+	answers  map[answerKey]answerRef         // guarded by sem; see sqlite_idempotency.go
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -74,7 +74,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}, answers: map[int64]answerRef{}}
+		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
