@@ -23,16 +23,30 @@ const (
 )
 
 // bound starts a store call: it returns ctx limited to timeout, and the
-// function to defer that ends the call and classifies the error it returns
-// through err (see classify). Every exported method of a store begins
-// with it, so that no call waits longer than the timeout for a
-// connection, a lock or a statement, whatever the database does.
-func bound(ctx context.Context, timeout time.Duration, err *error) (context.Context, func()) {
+// call, whose end the caller defers with the address of the error it
+// returns, to classify it (see classify). Every exported method of a store
+// begins with
+//
+//	ctx, call := bound(ctx, s.timeout)
+//	defer call.end(&err)
+//
+// so that no call waits longer than the timeout for a connection, a lock
+// or a statement, whatever the database does.
+func bound(ctx context.Context, timeout time.Duration) (context.Context, storeCall) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	return ctx, func() {
-		*err = classify(ctx, *err)
-		cancel()
-	}
+	return ctx, storeCall{ctx, cancel}
+}
+
+// storeCall is a call of a store under way; see bound.
+type storeCall struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// end ends the call, classifying the error it returns through err.
+func (c storeCall) end(err *error) {
+	*err = classify(c.ctx, *err)
+	c.cancel()
 }
 
 // classify is the one place where a failure of the database becomes an
@@ -46,9 +60,12 @@ func bound(ctx context.Context, timeout time.Duration, err *error) (context.Cont
 // interrupted statement, a closed connection), and is a timeout all the
 // same; one whose caller went away is neither (context.Canceled stays).
 func classify(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
 	var apiErr *sentstub.Error
 	switch {
-	case err == nil || errors.As(err, &apiErr):
+	case errors.As(err, &apiErr):
 		return err
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
 		return &sentstub.Error{Code: sentstub.ETIMEOUT, Message: timeoutMessage, Cause: err}

@@ -159,8 +159,8 @@ func (s *PostgresStore) Close() error {
 // Ping reports whether the database answers a query within ctx and the
 // store's timeout.
 func (s *PostgresStore) Ping(ctx context.Context) (err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	var one int
 	if err := s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
@@ -245,16 +245,16 @@ func (s *PostgresStore) querier(ctx context.Context) interface {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *PostgresStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (_ *sentstub.Account, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT a.id, a.organization_id, a.name FROM api_keys k
 		JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1`, h[:]))
 }
 
 // FindAccount implements sentstub.AccountStore.
 func (s *PostgresStore) FindAccount(ctx context.Context, id uuid.UUID) (_ *sentstub.Account, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT id, organization_id, name FROM accounts WHERE id = $1`, id))
 }
 
@@ -281,8 +281,8 @@ const postgresWebhookColumns = `id, owner_id, display_name, endpoint_url, is_act
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (_ *sentstub.Webhook, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresWebhook(s.querier(ctx).QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
 		FROM webhooks WHERE id = $1 AND owner_id = $2`, id, owner))
 }
@@ -291,8 +291,8 @@ func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (_
 // (SELECT ... FOR UPDATE) from the read to the commit, so concurrent
 // updates, from any replica, wait for each other.
 func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if w, err = scanPostgresWebhook(tx.QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
 			FROM webhooks WHERE id = $1 AND owner_id = $2 FOR UPDATE`, id, owner)); err != nil {
@@ -372,8 +372,8 @@ func utcPtr(t *time.Time) *time.Time {
 // at once neither deadlock nor fail: the first inserts, the others find
 // everything there.
 func (s *PostgresStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresProvisionLock); err != nil {
 			return fmt.Errorf("postgres: provision: lock: %w", err)

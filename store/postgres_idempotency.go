@@ -38,8 +38,8 @@ const (
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *PostgresStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (_ *sentstub.IdempotentResponse, _ bool, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	tag, err := s.pool.Exec(ctx, postgresClaimKey, c.AccountID, c.Key, c.RequestID, c.Fingerprint, c.LockedUntil, c.Now)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: claim idempotency key: %w", err)
@@ -167,8 +167,8 @@ func (r *postgresRequest) finish(last func(ctx context.Context) error) (err erro
 		return errors.New("postgres: idempotent request already ended")
 	}
 	r.ended = true
-	ctx, done := bound(r.ctx, r.s.timeout, &err)
-	defer done()
+	ctx, call := bound(r.ctx, r.s.timeout)
+	defer call.end(&err)
 	return last(ctx)
 }
 
@@ -202,8 +202,8 @@ func (r *postgresRequest) fail(ctx context.Context, cause error) error {
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore. A negative
 // limit deletes every expired record, as SQLite's LIMIT does.
 func (s *PostgresStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (_ int, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	var lim *int64 // NULL: LIMIT ALL
 	if limit >= 0 {
 		l := int64(limit)

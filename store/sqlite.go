@@ -303,8 +303,8 @@ func (s *SQLiteStore) Close() error {
 // Ping reports whether the database answers a query within the store's
 // timeout.
 func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.withConn(ctx, func() error {
 		var one int
 		if err := s.conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
@@ -316,8 +316,8 @@ func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
 		return err
@@ -327,8 +327,8 @@ func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) 
 
 // FindAccount implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
 		return err
@@ -351,8 +351,8 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		w, err = s.webhook(ctx, owner, id)
 		return err
@@ -384,8 +384,8 @@ func (s *SQLiteStore) webhook(ctx context.Context, owner, id uuid.UUID) (*sentst
 // connection makes the read, update and write one atomic step; the write is
 // a single UPDATE, so it needs no explicit transaction of its own.
 func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.write(ctx, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
@@ -481,8 +481,8 @@ func scanSQLiteWebhook(row *sql.Row) (*sentstub.Webhook, error) {
 
 // Provision implements sentstub.Store.
 func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.inTx(ctx, func() error { return s.provision(ctx, p) })
 }
 

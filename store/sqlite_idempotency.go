@@ -106,8 +106,8 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		slot := claimSlot{c.AccountID, c.Key}
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
@@ -232,9 +232,9 @@ func (r *sqliteRequest) finish(last func() error) (err error) {
 	}
 	r.ended = true
 	if !r.inTx { // no write took the connection
-		ctx, done := bound(r.ctx, r.s.timeout, &err)
+		ctx, call := bound(r.ctx, r.s.timeout)
 		err = r.s.lock(ctx)
-		done()
+		call.end(&err)
 		if err != nil {
 			return err
 		}
@@ -291,8 +291,8 @@ func (r *sqliteRequest) rollback() error {
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
 // claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
-	ctx, done := bound(ctx, s.timeout, &err)
-	defer done()
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		for slot, held := range s.claims {
 			if deleted == limit {
