@@ -60,9 +60,11 @@ func (o *outageEnv) timed(t *testing.T, send func() response) response {
 	t.Helper()
 	start := time.Now()
 	r := send()
-	if elapsed := time.Since(start); elapsed > dbTimeout+dbSlack {
+	elapsed := time.Since(start)
+	if elapsed > dbTimeout+dbSlack {
 		t.Errorf("answered %d after %v, more than the database deadline %v and %v", r.Status, elapsed, dbTimeout, dbSlack)
 	}
+	t.Logf("answered %d after %v", r.Status, elapsed.Round(time.Millisecond))
 	return r
 }
 

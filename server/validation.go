@@ -75,7 +75,7 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			problems[bodyField] = []string{bodyNotJSON}
 			noBody := s.filterOptions
-			noBody.ExcludeRequestBody = true // said already
+			noBody.ExcludeRequestBody = true // it would look at the first value only
 			options = &noBody
 		}
 		var params map[string]string
