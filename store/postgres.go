@@ -213,7 +213,7 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err
 // carried out when the server resumes. Its BEGIN sets the transaction's
 // sentstub.commit_deadline, on the server's own clock (so that the two
 // machines' clocks need not agree), which the commit guard of
-// 0003_commit_guard.sql checks as the transaction commits. The guard falls
+// 0004_commit_guard.sql checks as the transaction commits. The guard falls
 // a tenth of the time left before the deadline, to leave the commit's
 // answer the time to arrive. What remains is a commit that the server
 // makes just before the guard and whose answer is then lost: the client is

@@ -7,7 +7,7 @@
 --
 -- The check runs at commit time because the triggers are deferred; it is
 -- made once for each row the transaction wrote, on every table an API
--- request writes. A statement run on its own (the claim of an
+-- request writes (a table added later needs its own trigger). A statement run on its own (the claim of an
 -- Idempotency-Key, the sweeper) has no such setting and is not checked:
 -- current_setting is NULL in a session that never set it, and '' in one
 -- that set it in an earlier transaction.
