@@ -108,7 +108,7 @@ func RecordAttempt(d *Delivery, w *Webhook, o Outcome, p RetryPolicy) (disabled 
 	}
 	if w.IsActive && w.ConsecutiveFailures >= AutoDisableAfter {
 		w.IsActive = false
-		w.UpdatedAt = &completed
+		w.Touch(o.Completed)
 		d.Drop(fmt.Sprintf("%s; the webhook was disabled after %d consecutive failures", msg, AutoDisableAfter))
 		return true
 	}

@@ -29,6 +29,9 @@ const (
 	ECONFLICT          Code = "conflict"            // 409 CONFLICT_001: idempotent request in flight
 	EUNAVAILABLE       Code = "unavailable"         // 503 SERVICE_001: idempotency store down
 	EINTERNAL          Code = "internal"            // 500 INTERNAL_001
+	ETIMEOUT           Code = "timeout"             // 504 INTERNAL_004: the database did not answer in time
+	EDBUNAVAILABLE     Code = "db_unavailable"      // 503 INTERNAL_005: the database cannot be reached
+	EREQUESTTIMEOUT    Code = "request_timeout"     // 408 VALIDATION_001: the body did not arrive in time
 )
 
 // Error is an error the API reports to its caller. Message is shown to the

@@ -70,7 +70,7 @@ func NewWebhook(owner uuid.UUID, s WebhookSettings, now time.Time) (*Webhook, er
 }
 
 // Apply applies an update's settings to w at time now and reports whether
-// anything changed; updated_at moves only on a change. It returns EINVALID,
+// anything changed; updated_at moves (by Touch) only on a change. It returns EINVALID,
 // changing nothing, when a carried setting is invalid. When the event types
 // change and the update carries no filters, the filters of families no
 // longer subscribed are dropped (and no filters at all is null).
@@ -96,8 +96,7 @@ func (w *Webhook) Apply(s WebhookSettings, now time.Time) (changed bool, err err
 		*w = *before
 		return false, nil
 	}
-	updated := Timestamp(now)
-	w.UpdatedAt = &updated
+	w.Touch(now)
 	return true, nil
 }
 
@@ -105,8 +104,7 @@ func (w *Webhook) Apply(s WebhookSettings, now time.Time) (changed bool, err err
 // the old one signs nothing more.
 func (w *Webhook) RotateSecret(now time.Time) string {
 	w.SigningSecret = NewSigningSecret()
-	updated := Timestamp(now)
-	w.UpdatedAt = &updated
+	w.Touch(now)
 	return w.SigningSecret
 }
 

@@ -30,7 +30,11 @@ type WebhookStore interface {
 	// and, if update reports a change, saves it, all as one atomic
 	// read-modify-write: concurrent updates of one webhook are serialized and
 	// none is lost. It returns the webhook as saved (or as read, when
-	// nothing changed), or ENOTFOUND.
+	// nothing changed), or ENOTFOUND. With the context of an idempotent
+	// request (IdempotencyStore.BeginIdempotentRequest), the write commits
+	// when the request ends. update runs under the webhook's lock, so a
+	// timestamp it sets must be read from the clock there, not before: then
+	// timestamps follow the order in which updates commit.
 	UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*Webhook) (changed bool)) (*Webhook, error)
 	// DeleteWebhook deletes the webhook id owned by owner with its delivery
 	// log, or returns ENOTFOUND.

@@ -80,7 +80,8 @@ func Timestamp(t time.Time) time.Time {
 // whether anything changed. A nil want flips the current state; otherwise
 // want is the state to set. Setting the state w already has changes nothing,
 // updated_at included. Activating (inactive to active) clears
-// consecutive_failures, the documented way back from auto-disable.
+// consecutive_failures, the documented way back from auto-disable. A change
+// is stamped with Touch.
 func (w *Webhook) SetActive(want *bool, now time.Time) (changed bool) {
 	target := !w.IsActive
 	if want != nil {
@@ -93,9 +94,21 @@ func (w *Webhook) SetActive(want *bool, now time.Time) (changed bool) {
 	if target {
 		w.ConsecutiveFailures = 0
 	}
-	updated := Timestamp(now)
-	w.UpdatedAt = &updated
+	w.Touch(now)
 	return true
+}
+
+// Touch sets updated_at to now, at the precision stores keep, or to a
+// microsecond after its current value if now is not later: updated_at
+// only grows, whatever the clock does (steps back, is coarser than a
+// microsecond, or is another replica's, a little behind), so that changes
+// read in updated_at order are read in the order they were made.
+func (w *Webhook) Touch(now time.Time) {
+	updated := Timestamp(now)
+	if w.UpdatedAt != nil && !updated.After(*w.UpdatedAt) {
+		updated = w.UpdatedAt.Add(time.Microsecond)
+	}
+	w.UpdatedAt = &updated
 }
 
 // Clone returns a deep copy of w.

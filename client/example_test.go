@@ -20,7 +20,7 @@ import (
 // https://api.sent.dm or a sentstub started with `sentstub --db :memory:`.
 func exampleServer() (srv *httptest.Server, stop func()) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, ":memory:")
+	st, err := store.OpenSQLite(ctx, ":memory:", store.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -534,6 +534,9 @@ type EventTypeListOK = EventTypeListResponse
 // Forbidden defines model for Forbidden.
 type Forbidden = ErrorResponse
 
+// GatewayTimeout defines model for GatewayTimeout.
+type GatewayTimeout = ErrorResponse
+
 // InternalError defines model for InternalError.
 type InternalError = ErrorResponse
 
@@ -545,6 +548,9 @@ type NotFound = ErrorResponse
 
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorResponse
+
+// RequestTimeout defines model for RequestTimeout.
+type RequestTimeout = ErrorResponse
 
 // ServiceUnavailable defines model for ServiceUnavailable.
 type ServiceUnavailable = ErrorResponse
@@ -2764,6 +2770,14 @@ type EmitEventResponse403Headers struct {
 
 // EmitEventResponse405Headers the declared response headers of an HTTP 405 response for EmitEvent
 type EmitEventResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// EmitEventResponse408Headers the declared response headers of an HTTP 408 response for EmitEvent
+type EmitEventResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -2797,6 +2811,13 @@ type EmitEventResponse503Headers struct {
 	XResponseTime string
 }
 
+// EmitEventResponse504Headers the declared response headers of an HTTP 504 response for EmitEvent
+type EmitEventResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type EmitEventResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2810,6 +2831,8 @@ type EmitEventResponse struct {
 	JSON403 *Forbidden
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -2818,6 +2841,8 @@ type EmitEventResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *EmitEventResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2828,6 +2853,8 @@ type EmitEventResponse struct {
 	Headers403 *EmitEventResponse403Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *EmitEventResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *EmitEventResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *EmitEventResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -2836,6 +2863,8 @@ type EmitEventResponse struct {
 	Headers500 *EmitEventResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *EmitEventResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *EmitEventResponse504Headers
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
@@ -2863,6 +2892,11 @@ func (r EmitEventResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r EmitEventResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r EmitEventResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -2881,6 +2915,11 @@ func (r EmitEventResponse) GetJSON500() *InternalError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r EmitEventResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r EmitEventResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -2945,6 +2984,14 @@ type ResetAccountResponse403Headers struct {
 
 // ResetAccountResponse405Headers the declared response headers of an HTTP 405 response for ResetAccount
 type ResetAccountResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse408Headers the declared response headers of an HTTP 408 response for ResetAccount
+type ResetAccountResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -2952,6 +2999,20 @@ type ResetAccountResponse405Headers struct {
 
 // ResetAccountResponse500Headers the declared response headers of an HTTP 500 response for ResetAccount
 type ResetAccountResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse503Headers the declared response headers of an HTTP 503 response for ResetAccount
+type ResetAccountResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ResetAccountResponse504Headers the declared response headers of an HTTP 504 response for ResetAccount
+type ResetAccountResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -2970,8 +3031,14 @@ type ResetAccountResponse struct {
 	JSON403 *Forbidden
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ResetAccountResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -2982,8 +3049,14 @@ type ResetAccountResponse struct {
 	Headers403 *ResetAccountResponse403Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ResetAccountResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ResetAccountResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ResetAccountResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResetAccountResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ResetAccountResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3011,9 +3084,24 @@ func (r ResetAccountResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ResetAccountResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ResetAccountResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResetAccountResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ResetAccountResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3201,6 +3289,14 @@ type ListWebhooksResponse403Headers struct {
 
 // ListWebhooksResponse405Headers the declared response headers of an HTTP 405 response for ListWebhooks
 type ListWebhooksResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhooksResponse408Headers the declared response headers of an HTTP 408 response for ListWebhooks
+type ListWebhooksResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3208,6 +3304,20 @@ type ListWebhooksResponse405Headers struct {
 
 // ListWebhooksResponse500Headers the declared response headers of an HTTP 500 response for ListWebhooks
 type ListWebhooksResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListWebhooks
+type ListWebhooksResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhooksResponse504Headers the declared response headers of an HTTP 504 response for ListWebhooks
+type ListWebhooksResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3226,8 +3336,14 @@ type ListWebhooksResponse struct {
 	JSON403 *Forbidden
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhooksResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -3238,8 +3354,14 @@ type ListWebhooksResponse struct {
 	Headers403 *ListWebhooksResponse403Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ListWebhooksResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ListWebhooksResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhooksResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhooksResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListWebhooksResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3267,9 +3389,24 @@ func (r ListWebhooksResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListWebhooksResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ListWebhooksResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhooksResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListWebhooksResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3334,6 +3471,14 @@ type CreateWebhookResponse403Headers struct {
 
 // CreateWebhookResponse405Headers the declared response headers of an HTTP 405 response for CreateWebhook
 type CreateWebhookResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// CreateWebhookResponse408Headers the declared response headers of an HTTP 408 response for CreateWebhook
+type CreateWebhookResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3367,6 +3512,13 @@ type CreateWebhookResponse503Headers struct {
 	XResponseTime string
 }
 
+// CreateWebhookResponse504Headers the declared response headers of an HTTP 504 response for CreateWebhook
+type CreateWebhookResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type CreateWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3380,6 +3532,8 @@ type CreateWebhookResponse struct {
 	JSON403 *Forbidden
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -3388,6 +3542,8 @@ type CreateWebhookResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateWebhookResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -3398,6 +3554,8 @@ type CreateWebhookResponse struct {
 	Headers403 *CreateWebhookResponse403Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *CreateWebhookResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateWebhookResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -3406,6 +3564,8 @@ type CreateWebhookResponse struct {
 	Headers500 *CreateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateWebhookResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateWebhookResponse504Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -3433,6 +3593,11 @@ func (r CreateWebhookResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateWebhookResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r CreateWebhookResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -3451,6 +3616,11 @@ func (r CreateWebhookResponse) GetJSON500() *InternalError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r CreateWebhookResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateWebhookResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3508,6 +3678,14 @@ type ListWebhookEventTypesResponse403Headers struct {
 
 // ListWebhookEventTypesResponse405Headers the declared response headers of an HTTP 405 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventTypesResponse408Headers the declared response headers of an HTTP 408 response for ListWebhookEventTypes
+type ListWebhookEventTypesResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3515,6 +3693,20 @@ type ListWebhookEventTypesResponse405Headers struct {
 
 // ListWebhookEventTypesResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventTypesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEventTypes
+type ListWebhookEventTypesResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventTypesResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEventTypes
+type ListWebhookEventTypesResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3531,8 +3723,14 @@ type ListWebhookEventTypesResponse struct {
 	JSON403 *Forbidden
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhookEventTypesResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -3541,8 +3739,14 @@ type ListWebhookEventTypesResponse struct {
 	Headers403 *ListWebhookEventTypesResponse403Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ListWebhookEventTypesResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ListWebhookEventTypesResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventTypesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookEventTypesResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListWebhookEventTypesResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3565,9 +3769,24 @@ func (r ListWebhookEventTypesResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListWebhookEventTypesResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ListWebhookEventTypesResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhookEventTypesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListWebhookEventTypesResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3641,6 +3860,14 @@ type DeleteWebhookResponse404Headers struct {
 
 // DeleteWebhookResponse405Headers the declared response headers of an HTTP 405 response for DeleteWebhook
 type DeleteWebhookResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// DeleteWebhookResponse408Headers the declared response headers of an HTTP 408 response for DeleteWebhook
+type DeleteWebhookResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3648,6 +3875,20 @@ type DeleteWebhookResponse405Headers struct {
 
 // DeleteWebhookResponse500Headers the declared response headers of an HTTP 500 response for DeleteWebhook
 type DeleteWebhookResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
+type DeleteWebhookResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// DeleteWebhookResponse504Headers the declared response headers of an HTTP 504 response for DeleteWebhook
+type DeleteWebhookResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3666,8 +3907,14 @@ type DeleteWebhookResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers204 the parsed response headers for an HTTP 204 response
 	Headers204 *DeleteWebhookResponse204Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -3680,8 +3927,14 @@ type DeleteWebhookResponse struct {
 	Headers404 *DeleteWebhookResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *DeleteWebhookResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *DeleteWebhookResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeleteWebhookResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *DeleteWebhookResponse504Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -3709,9 +3962,24 @@ func (r DeleteWebhookResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DeleteWebhookResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r DeleteWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteWebhookResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r DeleteWebhookResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3785,6 +4053,14 @@ type RetrieveWebhookResponse404Headers struct {
 
 // RetrieveWebhookResponse405Headers the declared response headers of an HTTP 405 response for RetrieveWebhook
 type RetrieveWebhookResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// RetrieveWebhookResponse408Headers the declared response headers of an HTTP 408 response for RetrieveWebhook
+type RetrieveWebhookResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3792,6 +4068,20 @@ type RetrieveWebhookResponse405Headers struct {
 
 // RetrieveWebhookResponse500Headers the declared response headers of an HTTP 500 response for RetrieveWebhook
 type RetrieveWebhookResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// RetrieveWebhookResponse503Headers the declared response headers of an HTTP 503 response for RetrieveWebhook
+type RetrieveWebhookResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// RetrieveWebhookResponse504Headers the declared response headers of an HTTP 504 response for RetrieveWebhook
+type RetrieveWebhookResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3812,8 +4102,14 @@ type RetrieveWebhookResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RetrieveWebhookResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -3826,8 +4122,14 @@ type RetrieveWebhookResponse struct {
 	Headers404 *RetrieveWebhookResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *RetrieveWebhookResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *RetrieveWebhookResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RetrieveWebhookResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetrieveWebhookResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RetrieveWebhookResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3860,9 +4162,24 @@ func (r RetrieveWebhookResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RetrieveWebhookResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r RetrieveWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetrieveWebhookResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r RetrieveWebhookResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -3936,6 +4253,14 @@ type UpdateWebhookResponse404Headers struct {
 
 // UpdateWebhookResponse405Headers the declared response headers of an HTTP 405 response for UpdateWebhook
 type UpdateWebhookResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// UpdateWebhookResponse408Headers the declared response headers of an HTTP 408 response for UpdateWebhook
+type UpdateWebhookResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -3969,6 +4294,13 @@ type UpdateWebhookResponse503Headers struct {
 	XResponseTime string
 }
 
+// UpdateWebhookResponse504Headers the declared response headers of an HTTP 504 response for UpdateWebhook
+type UpdateWebhookResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type UpdateWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3984,6 +4316,8 @@ type UpdateWebhookResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -3992,6 +4326,8 @@ type UpdateWebhookResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateWebhookResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4004,6 +4340,8 @@ type UpdateWebhookResponse struct {
 	Headers404 *UpdateWebhookResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *UpdateWebhookResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *UpdateWebhookResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *UpdateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -4012,6 +4350,8 @@ type UpdateWebhookResponse struct {
 	Headers500 *UpdateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateWebhookResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *UpdateWebhookResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4044,6 +4384,11 @@ func (r UpdateWebhookResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateWebhookResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r UpdateWebhookResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -4062,6 +4407,11 @@ func (r UpdateWebhookResponse) GetJSON500() *InternalError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r UpdateWebhookResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r UpdateWebhookResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -4135,6 +4485,14 @@ type ListWebhookEventsResponse404Headers struct {
 
 // ListWebhookEventsResponse405Headers the declared response headers of an HTTP 405 response for ListWebhookEvents
 type ListWebhookEventsResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventsResponse408Headers the declared response headers of an HTTP 408 response for ListWebhookEvents
+type ListWebhookEventsResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -4142,6 +4500,20 @@ type ListWebhookEventsResponse405Headers struct {
 
 // ListWebhookEventsResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEvents
 type ListWebhookEventsResponse500Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEvents
+type ListWebhookEventsResponse503Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ListWebhookEventsResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEvents
+type ListWebhookEventsResponse504Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -4162,8 +4534,14 @@ type ListWebhookEventsResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListWebhookEventsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4176,8 +4554,14 @@ type ListWebhookEventsResponse struct {
 	Headers404 *ListWebhookEventsResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ListWebhookEventsResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ListWebhookEventsResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookEventsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ListWebhookEventsResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4210,9 +4594,24 @@ func (r ListWebhookEventsResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListWebhookEventsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r ListWebhookEventsResponse) GetJSON500() *InternalError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhookEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ListWebhookEventsResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -4286,6 +4685,14 @@ type RotateWebhookSecretResponse404Headers struct {
 
 // RotateWebhookSecretResponse405Headers the declared response headers of an HTTP 405 response for RotateWebhookSecret
 type RotateWebhookSecretResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// RotateWebhookSecretResponse408Headers the declared response headers of an HTTP 408 response for RotateWebhookSecret
+type RotateWebhookSecretResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -4319,6 +4726,13 @@ type RotateWebhookSecretResponse503Headers struct {
 	XResponseTime string
 }
 
+// RotateWebhookSecretResponse504Headers the declared response headers of an HTTP 504 response for RotateWebhookSecret
+type RotateWebhookSecretResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type RotateWebhookSecretResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4334,6 +4748,8 @@ type RotateWebhookSecretResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -4342,6 +4758,8 @@ type RotateWebhookSecretResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RotateWebhookSecretResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4354,6 +4772,8 @@ type RotateWebhookSecretResponse struct {
 	Headers404 *RotateWebhookSecretResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *RotateWebhookSecretResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *RotateWebhookSecretResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RotateWebhookSecretResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -4362,6 +4782,8 @@ type RotateWebhookSecretResponse struct {
 	Headers500 *RotateWebhookSecretResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RotateWebhookSecretResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *RotateWebhookSecretResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4394,6 +4816,11 @@ func (r RotateWebhookSecretResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r RotateWebhookSecretResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -4412,6 +4839,11 @@ func (r RotateWebhookSecretResponse) GetJSON500() *InternalError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r RotateWebhookSecretResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -4485,6 +4917,14 @@ type TestWebhookResponse404Headers struct {
 
 // TestWebhookResponse405Headers the declared response headers of an HTTP 405 response for TestWebhook
 type TestWebhookResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// TestWebhookResponse408Headers the declared response headers of an HTTP 408 response for TestWebhook
+type TestWebhookResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -4518,6 +4958,13 @@ type TestWebhookResponse503Headers struct {
 	XResponseTime string
 }
 
+// TestWebhookResponse504Headers the declared response headers of an HTTP 504 response for TestWebhook
+type TestWebhookResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type TestWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4533,6 +4980,8 @@ type TestWebhookResponse struct {
 	JSON404 *NotFound
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -4541,6 +4990,8 @@ type TestWebhookResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TestWebhookResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4553,6 +5004,8 @@ type TestWebhookResponse struct {
 	Headers404 *TestWebhookResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *TestWebhookResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *TestWebhookResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *TestWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -4561,6 +5014,8 @@ type TestWebhookResponse struct {
 	Headers500 *TestWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *TestWebhookResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *TestWebhookResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4593,6 +5048,11 @@ func (r TestWebhookResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r TestWebhookResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r TestWebhookResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -4611,6 +5071,11 @@ func (r TestWebhookResponse) GetJSON500() *InternalError {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r TestWebhookResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r TestWebhookResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -4684,6 +5149,14 @@ type ToggleWebhookStatusResponse404Headers struct {
 
 // ToggleWebhookStatusResponse405Headers the declared response headers of an HTTP 405 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse405Headers struct {
+	Allow         string
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
+// ToggleWebhookStatusResponse408Headers the declared response headers of an HTTP 408 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse408Headers struct {
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -4717,6 +5190,13 @@ type ToggleWebhookStatusResponse503Headers struct {
 	XResponseTime string
 }
 
+// ToggleWebhookStatusResponse504Headers the declared response headers of an HTTP 504 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse504Headers struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+
 type ToggleWebhookStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4732,6 +5212,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON404 *ErrorResponse
 	// JSON405 the response for an HTTP 405 `application/json` response
 	JSON405 *MethodNotAllowed
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -4740,6 +5222,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON500 *ErrorResponse
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *GatewayTimeout
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ToggleWebhookStatusResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -4752,6 +5236,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers404 *ToggleWebhookStatusResponse404Headers
 	// Headers405 the parsed response headers for an HTTP 405 response
 	Headers405 *ToggleWebhookStatusResponse405Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ToggleWebhookStatusResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *ToggleWebhookStatusResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
@@ -4760,6 +5246,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers500 *ToggleWebhookStatusResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ToggleWebhookStatusResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ToggleWebhookStatusResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4792,6 +5280,11 @@ func (r ToggleWebhookStatusResponse) GetJSON405() *MethodNotAllowed {
 	return r.JSON405
 }
 
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
+}
+
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON409() *Conflict {
 	return r.JSON409
@@ -4810,6 +5303,11 @@ func (r ToggleWebhookStatusResponse) GetJSON500() *ErrorResponse {
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON503() *ServiceUnavailable {
 	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON504() *GatewayTimeout {
+	return r.JSON504
 }
 
 // GetBody returns the raw response body bytes
@@ -5279,6 +5777,13 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5306,6 +5811,13 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -5429,6 +5941,13 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 405:
 		var headers EmitEventResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5451,6 +5970,30 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers EmitEventResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers EmitEventResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -5547,6 +6090,30 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers EmitEventResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -5601,12 +6168,33 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -5730,6 +6318,13 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 		response.Headers403 = &headers
 	case rsp.StatusCode == 405:
 		var headers ResetAccountResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5752,6 +6347,30 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ResetAccountResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers ResetAccountResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -5776,6 +6395,54 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResetAccountResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ResetAccountResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -5905,12 +6572,33 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -6034,6 +6722,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		response.Headers403 = &headers
 	case rsp.StatusCode == 405:
 		var headers ListWebhooksResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6056,6 +6751,30 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ListWebhooksResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhooksResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6080,6 +6799,54 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhooksResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListWebhooksResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -6134,6 +6901,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6161,6 +6935,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -6284,6 +7065,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 405:
 		var headers CreateWebhookResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6306,6 +7094,30 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateWebhookResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6402,6 +7214,30 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateWebhookResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -6449,12 +7285,33 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -6554,6 +7411,13 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 		response.Headers403 = &headers
 	case rsp.StatusCode == 405:
 		var headers ListWebhookEventTypesResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6576,6 +7440,30 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ListWebhookEventTypesResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventTypesResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6600,6 +7488,54 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookEventTypesResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListWebhookEventTypesResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -6657,12 +7593,33 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -6824,6 +7781,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers DeleteWebhookResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6846,6 +7810,30 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers DeleteWebhookResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeleteWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6870,6 +7858,54 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers DeleteWebhookResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -6931,12 +7967,33 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -7098,6 +8155,13 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers RetrieveWebhookResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7120,6 +8184,30 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers RetrieveWebhookResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers RetrieveWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7144,6 +8232,54 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RetrieveWebhookResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RetrieveWebhookResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -7205,6 +8341,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7232,6 +8375,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -7393,6 +8543,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers UpdateWebhookResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7415,6 +8572,30 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers UpdateWebhookResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers UpdateWebhookResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7511,6 +8692,30 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers UpdateWebhookResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -7572,12 +8777,33 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -7739,6 +8965,13 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers ListWebhookEventsResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7761,6 +8994,30 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ListWebhookEventsResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventsResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7785,6 +9042,54 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			headers.XResponseTime = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookEventsResponse503Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ListWebhookEventsResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -7846,6 +9151,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7873,6 +9185,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -8034,6 +9353,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers RotateWebhookSecretResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8056,6 +9382,30 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers RotateWebhookSecretResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers RotateWebhookSecretResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8152,6 +9502,30 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers RotateWebhookSecretResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -8213,6 +9587,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8240,6 +9621,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -8401,6 +9789,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers TestWebhookResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8423,6 +9818,30 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers TestWebhookResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers TestWebhookResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8519,6 +9938,30 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers TestWebhookResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -8580,6 +10023,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		}
 		response.JSON405 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8607,6 +10057,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			return nil, err
 		}
 		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -8768,6 +10225,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 405:
 		var headers ToggleWebhookStatusResponse405Headers
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = value
+		}
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8790,6 +10254,30 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers405 = &headers
+	case rsp.StatusCode == 408:
+		var headers ToggleWebhookStatusResponse408Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 409:
 		var headers ToggleWebhookStatusResponse409Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8886,6 +10374,30 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ToggleWebhookStatusResponse504Headers
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -9676,6 +11188,17 @@ type ForbiddenJSONResponse struct {
 	Headers ForbiddenResponseHeaders
 }
 
+type GatewayTimeoutResponseHeaders struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+type GatewayTimeoutJSONResponse struct {
+	Body ErrorResponse
+
+	Headers GatewayTimeoutResponseHeaders
+}
+
 type InternalErrorResponseHeaders struct {
 	XAPIVersion   string
 	XRequestID    string
@@ -9688,6 +11211,7 @@ type InternalErrorJSONResponse struct {
 }
 
 type MethodNotAllowedResponseHeaders struct {
+	Allow         string
 	XAPIVersion   string
 	XRequestID    string
 	XResponseTime string
@@ -9732,6 +11256,17 @@ type PayloadTooLargeJSONResponse struct {
 	Body ErrorResponse
 
 	Headers PayloadTooLargeResponseHeaders
+}
+
+type RequestTimeoutResponseHeaders struct {
+	XAPIVersion   string
+	XRequestID    string
+	XResponseTime string
+}
+type RequestTimeoutJSONResponse struct {
+	Body ErrorResponse
+
+	Headers RequestTimeoutResponseHeaders
 }
 
 type ServiceUnavailableResponseHeaders struct {
@@ -9935,10 +11470,28 @@ func (response EmitEvent405JSONResponse) VisitEmitEventResponse(w http.ResponseW
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response EmitEvent408JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10007,6 +11560,23 @@ func (response EmitEvent503JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EmitEvent504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response EmitEvent504JSONResponse) VisitEmitEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10105,10 +11675,28 @@ func (response ResetAccount405JSONResponse) VisitResetAccountResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ResetAccount408JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10126,6 +11714,40 @@ func (response ResetAccount500JSONResponse) VisitResetAccountResponse(w http.Res
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ResetAccount503JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResetAccount504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ResetAccount504JSONResponse) VisitResetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10298,10 +11920,28 @@ func (response ListWebhooks405JSONResponse) VisitListWebhooksResponse(w http.Res
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ListWebhooks408JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10319,6 +11959,40 @@ func (response ListWebhooks500JSONResponse) VisitListWebhooksResponse(w http.Res
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhooks503JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListWebhooks504JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10418,10 +12092,28 @@ func (response CreateWebhook405JSONResponse) VisitCreateWebhookResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response CreateWebhook408JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10490,6 +12182,23 @@ func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.R
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response CreateWebhook504JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10571,10 +12280,28 @@ func (response ListWebhookEventTypes405JSONResponse) VisitListWebhookEventTypesR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEventTypes408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ListWebhookEventTypes408JSONResponse) VisitListWebhookEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10592,6 +12319,40 @@ func (response ListWebhookEventTypes500JSONResponse) VisitListWebhookEventTypesR
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEventTypes503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhookEventTypes503JSONResponse) VisitListWebhookEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEventTypes504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListWebhookEventTypes504JSONResponse) VisitListWebhookEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10707,10 +12468,28 @@ func (response DeleteWebhook405JSONResponse) VisitDeleteWebhookResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response DeleteWebhook408JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10728,6 +12507,40 @@ func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.R
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response DeleteWebhook504JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10850,10 +12663,28 @@ func (response RetrieveWebhook405JSONResponse) VisitRetrieveWebhookResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetrieveWebhook408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RetrieveWebhook408JSONResponse) VisitRetrieveWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10871,6 +12702,40 @@ func (response RetrieveWebhook500JSONResponse) VisitRetrieveWebhookResponse(w ht
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetrieveWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RetrieveWebhook503JSONResponse) VisitRetrieveWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetrieveWebhook504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response RetrieveWebhook504JSONResponse) VisitRetrieveWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10994,10 +12859,28 @@ func (response UpdateWebhook405JSONResponse) VisitUpdateWebhookResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response UpdateWebhook408JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11066,6 +12949,23 @@ func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.R
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response UpdateWebhook504JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11188,10 +13088,28 @@ func (response ListWebhookEvents405JSONResponse) VisitListWebhookEventsResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEvents408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ListWebhookEvents408JSONResponse) VisitListWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11209,6 +13127,40 @@ func (response ListWebhookEvents500JSONResponse) VisitListWebhookEventsResponse(
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhookEvents503JSONResponse) VisitListWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEvents504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ListWebhookEvents504JSONResponse) VisitListWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11332,10 +13284,28 @@ func (response RotateWebhookSecret405JSONResponse) VisitRotateWebhookSecretRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response RotateWebhookSecret408JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11404,6 +13374,23 @@ func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretRespo
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response RotateWebhookSecret504JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11527,10 +13514,28 @@ func (response TestWebhook405JSONResponse) VisitTestWebhookResponse(w http.Respo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response TestWebhook408JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11599,6 +13604,23 @@ func (response TestWebhook503JSONResponse) VisitTestWebhookResponse(w http.Respo
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response TestWebhook504JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11733,10 +13755,28 @@ func (response ToggleWebhookStatus405JSONResponse) VisitToggleWebhookStatusRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Allow", fmt.Sprint(response.Headers.Allow))
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(405)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ToggleWebhookStatus408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response ToggleWebhookStatus408JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11814,6 +13854,23 @@ func (response ToggleWebhookStatus503JSONResponse) VisitToggleWebhookStatusRespo
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ToggleWebhookStatus504JSONResponse struct{ GatewayTimeoutJSONResponse }
+
+func (response ToggleWebhookStatus504JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12410,145 +14467,150 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id WebhookID, par
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9u20uhfwfD0TuwpJUt+NIk8nW/cxG19mziZ2GnPPaGvCJGQhGMKYAHQtprr/34HC4AEKerhR9s0",
-	"SWc6kSUCBBa7i33vxyDhs5wzwpQMBh+DKcEpEfDxJCWznCvCVOcdyTM8J6n+OiUyETRXlLNgELwVRBKm",
-	"0PWUMKSmBAkic84kQVTC31JxQVKEmbwmAimOMEMEi4wSgQT5vSBSoWuqpuZhPCOofG8y7/xC5t0gDGQy",
-	"JTOs305YMQsGHwIlChJchIGa5yQYBFIJyibB7W0Y/Ltz9Pak8ysRElbYXPD5lKCjtyfoyjyA1BQruzqS",
-	"6nfpRVGh96rf0fbuq71lb34j6IQynHXemZ11TlpA9oYhjARANLQgM2CgKeLj2jfXUy7rIBX2JOpQybFS",
-	"ROjJ/68gvw8/HHX+gzt/9DrPL779Jmhf6qoVnk/hTfDAE4loeojI7wXOJIpnROGu/WlI0xiRm4TkCvFq",
-	"U6uBeK+lmv13zumMtKyWzgiSucZCScQVZRMfhiGiDM1ollFJEs5SabANo4JRtfFSP8ACt6Koaz5t/89M",
-	"LlvuGWbpiN8spxXOkDTPuEXKQ8S4muqlX2OJrgVVirC7Yf5tGORY4BlRTfpN5r+Q+eJy3jP6e0HQJZlr",
-	"siRMFoIgWhJ9iYS54AmRkrJJF70upEIjgvqd3YODiOEsn2JWzIigCUqmWOBEvz1E03k+JUyGiAtUMM1R",
-	"Ei6I7CJ3lhJhQVCCkylJIzbmAu3uoykvhEQ5EbAo/W9SSMVnRHTREZrhbMzFjKTwK5Vov9dDvx69Onl5",
-	"dH7y5nTY6z3tRiwIA3KDZ3mmgaMxDI+S/u7eUBAl5v0gDKjeu2FzQRgwrFEqaPCcGuBn+OYVYRM1DQa7",
-	"BwdhMKPM/d0Pa0iCO38cdf7T6zwfdpZh81s8Ie1MKccTYvij5kUhGgs+Q/2uv5++Xf3vBRHzavF65EpE",
-	"nuEbOtPY0+/Bf7AH+025SMoUmRBRrvKM/tGy0p/5NZphNkdUkZlE2Cx7yrNUhqiv19/v9WqL3u0tX/VQ",
-	"6pdsuvT1yxZ8TDNy8rKN9uAn9P79yUu9SpnwnNR4rQY9SqY0SzXG64e76A3L5oiLCWb0D6xnipi+Oy7J",
-	"XKIEM1RIPQeVyOBTF8FB2lfNDK1kXDMkDu9KcJZRNomYP6dB2la0vOnYyTo0reGkJgSsgkFQFPDLIqKd",
-	"ESyS6SIgjlBGFRE4Q7IYmef16mZYJdMQ0Qnj8FWCJekG7ScnzdSraKRtPUxJVYxekgy3MKMzVYwQ1+De",
-	"wjntaj7ZTWdmPUQiqrYHAEGeEwFQQwpfEmmgr0EcoiKPmOJorydDJLm52JOM6vfCYSk4ZTojvFASYZai",
-	"hLOkEMJjdjJicD1wtiiHoNf+LcIFsh8HKD7o9WYyDlH8VMYrjvPfHQeFjgHDqtvmYz88uN2ayf8nt78J",
-	"VkH0jM6KDCtyP6DO8GWdDsaYZgjLiOWCp0UCsE4w66JYk5pgOBsSIbiImweiB8oQHfR6ETs5PT9+d3r0",
-	"atjr9fXICpTDguErTDM8yoidwvvViIuIyoil/Jrp2fbQ2fG7X09eHOu5Qji3+ntTTqS+PpEoGNqC7Zor",
-	"nkWscYbbmx1OCdG2+7cOBT1b++baZcTfyGjK+WUbi9K849r8DEJXjYsG6f74AH83etpJnqXPO/ukN+7g",
-	"/mi3k+yl++Rg/B1+OnrmtpZjNa02BgxiOYddw0rC4KYjHWAou8IZTTszIiVcZMGJ+cYtHJ28RGbCLmzX",
-	"ia4gkBwlCS+YekckUfrvhDMtaOiPOM8zmsB57vxXGrm9WuI3goyDQfCvnUpX2TG/yh1/UidcGGloEbrY",
-	"PKtlhxFOLjXfo0qiMb1RhZZOgnAD/adtMXbUTtuQNpVk1Rz1h1epFatnaRvUIvmvnmRxbEMUXzfcf7wp",
-	"Ha8e6x6Es/wBp3YpGyBOSTQfgxQrHAxYkWVhYOgVhqcadWuio5YMU6I0C3PPpzwZFiLTrEKpXA52dlKe",
-	"SMdFd2A6ubMwy2a0oZ9TgNyVMmUF1qf/fv7HL/nuf19ea2qkMyIVnuXBINjt7X7X6e11+v3z3f7goDfY",
-	"f9797tnT3vPdvW97vUGvF4TBlUMyraXehoEsEi28B4MxziS5DTekqmO9uXXkVOqtspLNByiuQyQ2zDi2",
-	"wI218ERSNJqjMSVZGrGteDmcYv0BYTTCKaLpNqgT9fmf2kciVqkHDaZ/iLgWp2EikAFSktErIuYhin94",
-	"f3Zyenx2Nuz1e3HEYsue9ZYow4miV8Re6B5jeCg5/30EqM/xBWfjjCaPSEgv3pz++OrkxflDyKgxR0VE",
-	"R00rEZXNA9anhTNBcDpHI6KlV6uyGu77zya02IdMPAArywZWMw0TqWiWIcoifeCTqUJ4rIiAIdeYqs8M",
-	"r4+vCFNHSUJyZS7qRxEvarOuY4hEPwzYaAccgnxh+Q21Ro8ZTgmixlqqxZCJ4AVLvwofn6zwAThwPs/J",
-	"KyrVm18eF7fcvJvhlhbOZQi3J57RbP4Vaz5ZrPmRixFNU8Ie76I9en/+87DX27/vJeuN96VUWYzHNKEa",
-	"v3IiZlTqY5SfwdXp9gvXpjPLXZI5AjO8b1wDyVJ5xjtqTAo4YsYkaB0z1oCHFu13n809emLtG8cV8j0G",
-	"r1t3WEcMFYzc5CRRJEWAsGgr9u1I8XYXnVoviTPC6HNKqUwyLvVt2/CmjSlLpT23QpaXriTiiognEmV8",
-	"0v2cju41UVOennJ1lGX8+jGloE3UwRyrKSI3VCqJRoUC+qlk9hmsDW011cPtz+oETvmLCt51EL3kjBwi",
-	"xtGIp1/v7U/33j7l6kctkD/etf3u+OzN+3dgwH5236u7MUd1fTuLhaa2Maz7ke/tZ3+LbcnZgkrjPjAW",
-	"fUsbj5o0rlKupp6XGG3FPpwWeMtXMvszeN5bPM84Ts85f4WF8W7/dZeOu+01U9XCAL8iAvXRa/rD537V",
-	"nBFxRRPy3vM4PRrH8jxu92VY9SkqfvUCJ1YEowlBSlOXwIJmc+T7zv75uoe3/xVuTn/TdfH1GgPfixi5",
-	"IUmhSPqZqRlndMIom5yRRJDHNKrU5l3HPRi5RtIMQBJGQLjYuMiyr1fHJyuhnRMwlxXZY+KNlaPs3Eux",
-	"5rcpVkCnNU+Skby+oswnizLvGS7UlAv6B0kf3R7Xf6A9rn5BvpdElOanQk0JU3p5n4MvS7Pcmw7OaeeS",
-	"zG3MHHiPKYSXoi1nsevH2yZy9JLxa1Z9v/uZyXCW6bwQBD+m08pOu8ntZ/Ws0FhqqJIothfi0FyI8dcL",
-	"8ZPnbva8wZ/0yD6q5tQrTbgmGNiayqtQtvKWXLS3fsWiTw6L/hwE2hx3LN58jcb75DFlIyxZEKVghNQ6",
-	"Lb0iwzGmWSGIDAa9MEjMPTiEcFQjuPQ7/YPzfm+wp0WVUmBJqdTnObQRrm+EFiROuaJj+3oZhAFhac4p",
-	"Uw1BzC6om/DZjsO1HS4Az8IA3OzDMc1MFo2V++BL8L0Hgw9OVtOPKzLLM6yIDC7CAISxTeN05dCEl1kh",
-	"KwwyLNXQscohVnpqBaAwi4DfrWQ2LjL/UfcI5LgMIcY1GOyFQf0md0/ZEPihDV8PBnu9MCjytAn63U6v",
-	"f957Puh5oL8thWAz1yPKo73d9fKoEsXm4uiGUlBdAlqQfthX0efTZUUlLizEl5enPvgY5ILnRChqotAd",
-	"F1qFOjCFnS4Ig5sO8IdgsHvrKYGrJjjlxzY7oBy756lvq4a+1s944/Z9AvjowvNHnGcEM//Bvgm4d3H+",
-	"H8pRodmzW7pdRpWewEf/JYnSp2AUkZJwyoDrBgRr3Hddglw9n6C23iaP/rgYE4BHkmeFIkizb60TAhtH",
-	"79+9OkQZ5znE8WOWolzQK6wIwmkqiHQJhtg4wjUB+6vs7T+rZ+5Nf774oM7N//nbiw/y7OJ/Bjs7wYrl",
-	"Ay7Ub4uPAc6yN+Ng8GGDwK8f7ajbizDQTMZY8E12Ru3wa7dPW9IIhIJRAi4xeyscovhD5C6qKLiITYI2",
-	"n1GlDDggf2/jCLVTbMh0RtmJGVidLBYCUplqmF67ivSix7jIzK1UpvQdrEzo8yY80CTgZ9XayezNWYfI",
-	"rzijKWACK9POMRIEZ1QqmqAxviTA63mhkMSQL4zZHOJKutWBtxDY09uWy9PfW8/bXH/Xz1c8WLW975qE",
-	"WyOwBpG0ke3xjCo4quUka5nekrhCraRhhUOHPiRF2ATOjHg6fyJRrH+OD1H88XYRlerr0Rub8E5JN6mW",
-	"BLvv8PVra+LyHujQWc4FrNflFprng9AkMQ0CwhKeUjYxAuWtP1he0rzDYTM46wCINDgbJKTp1CymlXaK",
-	"LPNiK0MUR0Wvt5eY8Er4TLrmK1mM4L3myzhEskimGk6xpbNuCb24nru18HuwkDc8vPg2irr20zfBSrbZ",
-	"wBZ4chlaKJICZiyiBE1XIwRNwxoG0DQGkopvOlZk6sCjHf0DH+txYl7q+hoAqzPLGjeBO6KV/Na+eEhT",
-	"uTJ/zuBuGY5dYbXiNd63NvdtOYtrHEI1vL7K1nPR1/BLMBgvHosxLdfTQY86/7n4dmiyQvduv1kHytIW",
-	"/THAaUoNfbytH76DwOodLwjMP3KBrgyDdSmfWnsLkdOJGuk9SJP1IYIwjWsqSSlON2+8RR7iXSalNf3j",
-	"snGLgNi/9YzqK9GqcZJwANXYCpzVOpYe6sOkzlP+Etdlv43lTR+l/mEyZ3uGxb0AWGN4X5DYXpMn/wSq",
-	"P7M3n0RbIy1VX3ORyur6q669bU8EhSwFWYz0RCOS2oSFQ+AA7hlpbw3Dqa3huDmGmszc9l279IlFhGmI",
-	"zRvJu761W8+8CJrGWfkvuVi3xgcid227Xxp2l0pIS0ELg1lWBmFKHpYSmYwhG8uGCeq7SD/lfjVSmk3r",
-	"r/h9q3kvBDsnhrspmWLGiGa0GWWX+gucZS3p/mHwM8GZmi6et1RYFdKvKsD1PGurB9QAaeZog9hre6L1",
-	"l/o2ujvWYWrKapU9r3ka7358gfb29p4jytD78xfGqPYUjQVODEdCKZ1QW38Do9jY/LQAOZZE1aRGrcR1",
-	"9Ktq0rIrwfTx6W0UmdHt6610EJxTPU3XakfnZso2JcTqHBOqpsUILMSu9EH1Aed0x85o1BGPDK8qS96q",
-	"YmGrBEnvlHxAV3O3HbiVHJay/lZF+Si7xnNp+DFlUJcNsi5czQZrNPHn6a0T3GAtZebIAxaDKkv3gxdk",
-	"HzjfGGtDV4HL1QproClkCzlJthVfm4vy8fduSPuY2GoqO1GGlUXShupRCMlFi2blHc4h+OmMcY0Vs5Gr",
-	"mrew4drMkHi8Xny/DYMRGXNBNnj0doXO8N1tGEyxHM7sVMuvpwOommZUhM1sUX07wpSu2ngYWCG4wlll",
-	"EysH9lYN3CsHAuA3H7jf5Cy2TJhfd8tfUf01HgDDEjHaWE/NVL6AUrbiir1z7mQQWKvr27mfyErrZ/w6",
-	"dJYrV9UFpWRMGdQ4mj2O8r+gMnq7XK/9W/fFUlPdCkNnA48XaaAZV9sye8MlWBMErqeSJJ4o8O3Oxbff",
-	"f+yFu7ftFahq4kh94ot1S3uYMFzf5RckDFexr4uA88wdLUGrU5znhJEUIpzzDFNm9LjuOieHt7XmtATk",
-	"ahO2nhCt0ZWlVNHuzc1qc/oKaLidLIPAOg9VpZbd0SlT+TouwmWelrlTVCEE2KiuW6VOUbOOb5sCEHoh",
-	"WhFpsy3rSUARqTG/zZlAky8twuvRxJ6NpPO/Vbo555NJ5vyXZ6AgLcURLwKj7XbR6hXU45REHbrzNBZx",
-	"VzPQPEIlGmc0z2u+kFZ0/7OcWPrUNvditWPJe4j/WKSr+rKOTbA7WHapRM73cmiKDCqoVpxgIShJkdaS",
-	"JyCz/2Xe47/GxfvIxrUXFl7YCNghEmTGr4gTYuC9HgJeEpLLUphZb0avaM4923UK0YcZzj+YZV58uLAf",
-	"NqZGjnPaSXhKJoTtlOu4h4Ouxcf91zqnH90hfWcX8r29xgt0bCm4za/UFnS3qTLR16Tgh+etPppzz25R",
-	"zQGunCb1b0btuy3U7hE3BIWso+a9P4eaN/ZkPV2B5xvrHlq1vYcyVbvsVqvDy+MQ1wjUC2YWfw292zUR",
-	"jA+ZvP8YNP3sNmzRjhqOkCm/Zi4hwlx6ozkydAFXteBaJuiY8dbXAS6O6ykRBJHMWLHu5MV8JH7x/LYe",
-	"5fkQgO+3ur9Xha0swNbHyTpdNKm0fraL8FiBsqtxLmxnijVGV4PZxXKGuyTI4qEs07jz6xu7A9s+8Icv",
-	"Oh1ywlKDcH5kigYESVdarfedlj1crXNeQ2sQwdkEcVN7B7wpCtmttOmiG9PGs5KfLo9u+t9nb05NbYAq",
-	"BmQLspxoGrsWJTZOJA1bY1u2/44Qp4Ura00Ek4ldWhGQVGmoRuP06qFur7UA6OvVos/Qxae0lWIwJoAn",
-	"Epln28/cckVQk6lCKU1NqiMoOSsQoFUECpeGMWV8gghTYl7W0r7ThVk1vRhqYs3IY7DNXn1iqbB4hGmf",
-	"e3W2hxrX1x5P1YynjSSVKBgknN6JGp+2Xgke8taIdZEttfG5FsxrbrXJh5YBePmJ1tj9Og6/ItTgflEG",
-	"q2Q962rw/DWrZvU8O6ts1XattZk32fXD7LULMPyCTLYLQSWLEPSJ9eNqDaapQG1gvFhxd4Alsix+WF4l",
-	"iI/BBWvCfry7wwv1WXlr7N9N52CtkR2exbWyr267xbrVPZGoDEpCW/GmKwRzXDFaFlfvokr0Zeain+zN",
-	"ZW5O9+3GsfRtsUVLuGuL1tfAQitiNyRufwsN3usL29W2V6BrO6d7ODsqHWR35perWWUDQOVLNmV0j8bj",
-	"vlD29iiw+wLhVis4cy/YeS7BLwZ8+kUkKQRV8zO9GNtgJqe/kPlRoaatuWR+0V59i7hav7alV3d5Fy5b",
-	"sqS6TzC8yaSUUjbmS3xIxUgSiGu1hV+eSHS1h35z4Qr6xdCmyjm0ENWC6Uz/VTnjRvOITTFLTUe4aqa8",
-	"GGU0QSlPCj3C1CJG0LvRfVc24aRskhEkeSESEjE+1kK+mjpHZi64BusAxdANakIYEViRGKlCMKm1NMqs",
-	"svATtz21XCOmiB0nU25r6pq6vGOckNCrtOsyBogL93U1zvAEUyYVogr6OkXMeVVlOaQcYVtgVkO6EYvY",
-	"cf1X67d0xQDNEkzTK8KuSMZzMkCxRbY4tGlNYcRi09LKJLhonIu7qDG38WtJFPvJrzHags6YSPGILTTH",
-	"3A71017Wrn1BI//VdhhRVGWmvZpZcRNTthyWbLekSPOcMJzTYBDsdXvdPWtcAKrYGZb+0qv+TqWr5LzN",
-	"xVf2DBsgv2dYWYcTjlSDHx3PTBxnPXq7bHHnmi1tceFyq/2K23FoRmDl6HAbYVke1zUvshRxFjHscktC",
-	"5MJxQ2SDcUNkY3FDlFF2qYlav9+saGBwJ7J9XMqSonahbn2mx2rsWSBjRFmSFanpi2ZkzIg1JVEZI5hA",
-	"+haXeBtOuDantWPGIdg8IqahaDx9GQVMrkRMNCF6PqhJR1KvUc1Cu4gwYoIocBxyhjRDTouMmAaEVr3X",
-	"3Ev6pVh8a9eEQ76owbyyl9pJGgyqbMKg3lF0SfxE9chOo+Pobbh2RNWx8fYidLGvP1gbxj0qS9jI7EEg",
-	"Z14ciSlL8GyEn46e7fU6z1Ocdvr9tN951hvtd3q9pLc/Tvf3eolXWrc0lwYvj1+d/Hr87vilJ4AuZvRt",
-	"XiWrmax5W78MbY2DWue03d7usmnL5+qtSvR69nu99aO8zlowpL9+SK2YGgzaWz+oaocAIw7Wj1ioZg4D",
-	"n68fWHY40gP6G6ytWcH2NgwONoFdvVQ+jNrgbS2FW0GeKWYzLOaWACu+uiUdR9Z8X+EJ1CDRbDq40OPq",
-	"7F245noP5e7vCNQolbW2B5ZnRmw5U69zdMXRtauY2AjIHGjOF7GSN2kdHhpIJyZ/0BvyREtDU5pMUZIR",
-	"LGBNVJTsMWIZn5iMAuvR8FruVB0jvdbGhkNK15xca/RURUwvYczFhEP3ZfQGotvsns0CC6Z4oZltG+Ns",
-	"VI24G+9scsIa9W+Ai7Xmip8n8d+HJmuEBcDRlOXu/kYDyPW0NoWEnj/0MiaGzuoo8BNRP9tH2g9x8zut",
-	"vH+M5WOzy8UmHC3r0GBM4NAbzHRK79ZUqWDw4cKH1yt6RZge4DLzNHTsJO3wmWmZJJEefNoi64rRE2gI",
-	"oR/Vos1bwWdETUkhn0ikyI1C5CbnkpocY3DbDMoOvaAPCV4o4smDtruEJnUDt9DxiMKcjgzrrc3zDM9l",
-	"aDSO8hm9Ty1KjLA0PM/jHj9xJAqm6IzYciMAhYglPMtIoriQXXTKUYZHJCt1Bcyccqknggb/EMeHr6Fb",
-	"RhsT+Ymo1xaIazFIg2oH3Kc13An+hX4+fvW21CqH4EVx8BtCmD/6+fz8bQVTF7ULSZtrgduN2L/Q+f95",
-	"e7z6FUBjRERs1VMfzezfR8Hbo/MXP0dBCK//Pgp2rvaqAl0Dmu4oiO7smDVEQWg+fB9pyETBLdoDcFaE",
-	"0tIhfxEbLRquJoQKQUu03ZgkoC/hSo7xzjzxCTKMkhjshdn1hJx7LKxR4f1RV1iKMM6RvOo8NcRpk7OF",
-	"plmfm9DqgGn7qXq4uZLZNSQnL1klRIxcQ8NtKqRCW6M5iitPpJakNAfRzC42pgTOiCmSiBXC0Mi8i2LT",
-	"iz2uwkIrZQ+U0IjFvpMghg6qfmRObHRpCnaeRgP4QxT/L2uyGMYRgx7xEHoqSXZFZBfZqo05lkbEIwzi",
-	"gsksV/OwalCpVRoE1C7bWN4rWkb0y7vLTRgE9o2eO6N/mGfr5/TGBC8TZA0FW3q94GdyPWDRFkR2bteK",
-	"U7a1xq+5WZqMyMvbWbtc277/Hir0XQXHetnPr5Jjq+SooYM8n5LjCCXaXtyGS1QuU1NNGrGzZogaW09m",
-	"g0cYixl4GVnEakbrSzJv17rMVJ7mVbMEUWkEHQhY5IxY0qwFKz6RVneTU369vAr0IGKxSROLS9FIs8vv",
-	"9jUr3dtFArOUz9BorjSD+A0WG7lg6SgYADOIjeXYayDt7L2pl/FAUmfQHQsip1p8AhkEVmQWiwUxBjWJ",
-	"r9qVslpJu3+QReuvqnDqpY19aA0DvF1W/7RZ/rRZfbSlzujGl35rIcKNDGX9jTmeq7r+1VL2j7WUvbCR",
-	"146ltnPmhrxmXCCdMvBjuaJKb6railUESojiEu/1H9YXAR+N/Vl/zCi7BM+S5u7xdikMUVEFlHQbbgeI",
-	"unG3A1Qrca8/jFjDm2B+L6eyFjMqlgbDrBa8yrAU+Zdbrprtlb8YeULV2zp7Z59gVpVBQopvhtcfaXpr",
-	"MDkjqiWe6iV8X9MSqrYPfpH+JabUbsRie5FD7DToCiQdIIzMKxE2hSLMX9Z4gtncC8PWoogdp9UHcze4",
-	"4U4Z05hNQZPY7+23Ia7ZyX0vdTtOI+wDxev99VhQdQT9xO+ZjfZiW2P+rbTz0uLaaqYfLufrG1b8bhr3",
-	"laDk6hNAus11uk9fn/vHIJ07/vVolxdtSiAkQ0uXJ01MDnVVYtdZjENEcDL1tSHIojB2ocOIYWaMK3aQ",
-	"nZWZrthdFFfJSjEyWcTwRki2kGDDhNgMMzDtorg0WFTqnNWvoMIPV/YlKYIEtq26DZYt5LyhlINmZuIg",
-	"9ByW26OMXhK4DFxXJwBBF/0GQRF1QchtrNQwPRAhxhcjK0CdtH/qa6QU2xhHGWcTIvyygnpZqeCQs99y",
-	"u9Ry4f9cQv+E9Uu0dfx+u5F8ZxKfN9LgWgsK3FoV7is/eyA/+yK0O4NCd9XutBTsRbmtkwIa/anqVvkQ",
-	"7NuWd0GuFDShHldhCwMwy0OiGcqJsPK8l2zo94nUDMm5FbbDiJUGcl6ohJvilFoWr2dktVr59RspkRFb",
-	"CF8zJv5GetUqK3+IuHDzuFRIEO/VJjqj/JMlofuY9z8127rfmO0rA3tEDRovUjEl8g58oia7LA+b+ole",
-	"NfRm3NI72DNd26BpMJmbvs48SyOmeYUeU4psJqZbQckotsJc7kzg9kUURC9rI9dvddNRudwS/g726ooj",
-	"uSz8z0a42bA9dL363n0Fkmb36q9U/eWIJYaOarynzgfuwH+UK03WynZe40vQ4EgzINxYipeWk3NWRV5v",
-	"xKm1LN/zHyI5Z8lUcMYLmc1DNNIIYKIvoUZCw4MTG4tJxBhHgqRUkEShMTfHb9kQAnXBWP4ESaBQvGGF",
-	"EGnldwKNWJmJgSSeS62lrq4nWBX2LkdgFTFX2bCLjpDxWtnu3C4kxAX7XWO9nLit6kfcjdgRqxz+js+D",
-	"DbKH4h/en52cHp+dDXv9XrycUYMzsuTEkBYhLBzambJXzfAz1TT9HOTSdbixGtlS7fG+PLvWNv4rw/5y",
-	"GPYZgVrzXrlOxe+lVdaMX7YEWdKWa6h5CAR9cIFSgss/8ULsR63DO0oKqfiMCMhtO2KI3GjSoqpmp5NE",
-	"SRuqoS+iQ4TLeqO158YZNcpixGoVK7vojCgoGKmqOpe+aJtByCKaYrlgYYyY3RvEq5RDIOtgGWfV0O4Z",
-	"lhmxNuHWY5ku59EZ/srsOyr9+pcRgwKYCRZirkfGZVdIO2crq10sDvoJs9xN1FgTVfuSZHh+lwFndFZk",
-	"WJGH8fXFDrZlRUT4e3MWv7xoa1uj6LoFvMrA+3gbd9F737YsffszhK5+7pbHu2bM2fbGLk3c1HYK3h2f",
-	"vXn/7sXxsNd75vW/sk+XzbjKeKOUJ9KlEu3AZHKnMUcZY+R4LMhlY3d/PWIb4d1n69sI3w0/6529VncR",
-	"rmROcgOmQoFGJONsAs05XSOaks1/7Sv85/YVvv0nyUaPQ7wnp+fH706PXg17vf59ibcxR0W8RwwVjNzk",
-	"JNHChmkXwxOQLlJ0PaUZQSAjOeHCUYWVmB6X0vf2/nJKb9l/F5068cVKr9Bxksok45Kkh1aMsYGuKRpT",
-	"lrqkygLSDLxKCU8kaMZ1tvBQYv57ye9xRHgjIzTxqV1yr+d91KuCfLjQMo8BthH46gfsEmJzwdMCOlZV",
-	"ZRfMGckqRAkqLCDOwFiipQ7be3o7CIM6kXm5tiB02WWXJSHL5bckJzgZtp5yRJUk2fhwVRZvWSPcvAOS",
-	"V24vbv9/AAAA//8=",
+	"7H0Lc9s2/uBXwXB7E/tKyZIfTSLPzo6buK2vqZOJnXZvQ58IkZCENQWwAGhbzfm7/wc/ACRIUQ87Tpsm",
+	"7kwnskSAePzezw9Bwmc5Z4QpGQw+BFOCUyLg40lKZjlXhKnOW5JneE5S/XVKZCJorihnwSB4I4gkTKHr",
+	"KWFITQkSROacSYKohL+l4oKkCDN5TQRSHGGGCBYZJQIJ8ntBpELXVE3Nw3hGUPneZN75mcy7QRjIZEpm",
+	"WL+dsGIWDN4HShQkuAgDNc9JMAikEpRNgtvbMPh35+jNSedXIiSssLng8ylBR29O0JV5AKkpVnZ1JNXv",
+	"0ouiQu9Vv6Pt3Vd7y978WtAJZTjrvDU765y0HNlrhjAScKKhPTJzDDRFfFz75nrKZf1Ihb2J+qnkWCki",
+	"9OT/T5Dfh++POv/BnT96necX334TtC911QrPp/AmeOCJRDQ9ROT3AmcSxTOicNf+NKRpjMhNQnKFeLWp",
+	"1Yd4r6Wa/XfO6Yy0rJbOCJK5hkJJxBVlE/8MQ0QZmtEso5IknKXSQBtGBaNq46W+hwVuRVHXfNr+10wu",
+	"W+4ZZumI3yzHFc6QNM+4RcpDxLia6qVfY4muBVWKsLtB/m0Y5FjgGVFN/E3mP5P54nLeMfp7QdAlmWu0",
+	"JEwWgiBaIn0JhLngCZGSskkX/VJIhUYE9Tu7BwcRw1k+xayYEUETlEyxwIl+e4im83xKmAwRF6hgmqIk",
+	"XBDZRe4uJcKCoAQnU5JGbMwF2t1HU14IiXIiYFH636SQis+I6KIjNMPZmIsZSeFXKtF+r4d+PXp18vLo",
+	"/OT16bDXe9qNWBAG5AbP8kwfjoYwPEr6u3tDQZSY94MwoHrvhswFYcCwBqmgQXNqBz/DN68Im6hpMNg9",
+	"OAiDGWXu735YAxLc+eOo859e5/mwswya3+AJaSdKOZ4QQx81LQrRWPAZ6nf9/fTt6n8viJhXi9cjVwLy",
+	"DN/QmYaefg/+gz3Yb8pFUqbIhIhylWf0j5aV/sSv0QyzOaKKzCTCZtlTnqUyRH29/n6vV1v0bm/5qodS",
+	"v2TTpa9ftuBjmpGTl224Bz+hd+9OXupVyoTnpEZr9dGjZEqzVEO8friLXrNsjriYYEb/wHqmiGnecUnm",
+	"EiWYoULqOahEBp66CC7SvmpmcCXjmiBxeFeCs4yyScT8OQ3QtoLlTcdO1qFpDSY1ImAVDIKigF8WAe2M",
+	"YJFMFw/iCGVUEYEzJIuReV6vboZVMg0RnTAOXyVYkm7QfnPSTL0KR9rWw5RUxeglyXALMTpTxQhxfdxb",
+	"OKddTSe76cysh0hE1fYATpDnRMCpIYUviTSnr484REUeMcXRXk+GSHLD2JOM6vfCZSm4ZTojvFASYZai",
+	"hLOkEMIjdjJiwB44W5RD0C8+F+EC2Y8DFB/0ejMZhyh+KuMV1/nvjjuFjjmGVdzmQz88uN2ayf8vt78J",
+	"Vp3oGZ0VGVbkfoc6w5d1PBhjmiEsI5YLnhYJnHWCWRfFGtUEw9mQCMFF3LwQPVCG6KDXi9jJ6fnx29Oj",
+	"V8Ner69HVkc5LBi+wjTDo4zYKbxfjbiIqIxYyq+Znm0PnR2//fXkxbGeK4R7q7835URq9olEwdAWbNew",
+	"eBaxxh1ub3Y55Ym28d/6KejZ2jfXLiP+RkZTzi/bSJSmHdfmZxC6alQ0SPfHB/i70dNO8ix93tknvXEH",
+	"90e7nWQv3ScH4+/w09Ezt7Ucq2m1MSAQyynsGlISBjcd6Q6Gsiuc0bQzI1ICIwtOzDdu4ejkJTITdmG7",
+	"TnQFgeQoSXjB1FsiidJ/J5xpQUN/xHme0QTuc+e/0sjt1RK/EWQcDIJ/7FS6yo75Ve74kzrhwkhDi6eL",
+	"zbNadhjh5FLTPaokGtMbVWjpJAg30H/aFmNH7bQNaVNJVs1Rf3iVWrF6lrZBLZL/6kkWxzZE8XXD/ceb",
+	"0vHqse5BuMvvcWqXsgHglEjzIUixwsGAFVkWBgZfYXiqQbcmOmrJMCVKkzD3fMqTYSEyTSqUyuVgZyfl",
+	"iXRUdAemkzsLs2yGG/o5BcBdKVNWYH367+d//Jzv/vfltcZGOiNS4VkeDILd3u53nd5ep98/3+0PDnqD",
+	"/efd75497T3f3fu21xv0ekEYXDkg01rqbRjIItHCezAY40yS23BDrDrWm1uHTqXeKivZfIDi+onEhhjH",
+	"9nBjLTyRFI3maExJlkZsK15+TrH+gDAa4RTRdBvUifr8T+0jEavUgwbRP0Rci9MwEcgAKcnoFRHzEMXf",
+	"vzs7OT0+Oxv2+r04YrElz3pLlOFE0StiGbpHGD4Wnf86BNT3+IKzcUaTB0SkF69Pf3h18uL8Y9CoMUeF",
+	"REdNKxGVzQvWt4UzQXA6RyOipVershrq+/dGtNg/mXgAVpYNrGb6TKSiWYYoi/SFT6YK4bEiAoZcY6q+",
+	"MLg+viJMHSUJyZVh1A8iXtRmXUcQiX4YoNEOOAT5wtIbao0eM5wSRI21VIshE8ELlj4KH5+t8AEwcD7P",
+	"ySsq1eufHxa23LybwZYWzmUI3BPPaDZ/hJrPFmp+4GJE05Swh2O0R+/Ofxr2evv3ZbLeeF9KlcV4TBOq",
+	"4SsnYkalvkb5BbBOt19gm84sd0nmCMzwvnENJEvlGe+oMSngiBmToHXMWAMeWrTffTF89EesyDWenxtD",
+	"2cMBr2cSujcAN+aogNiuFuQafT9a2i8tRF8AJPsbt1YzfdYjLAlKaWpg1bhYtVhopQtJxBURT2TEUoLT",
+	"jDKCtuJOJx11rBk03jYmaydSZmSsEOOIjMckUSEaFUpLKpyRiDEsBL8Gw3BjAQmfzahSJEVUIazgxwxL",
+	"hWZ8phENM/2LjJhbIZYo41J1kRbulZivF2Vxdo3nEkk8Jl8Yup1Yc+JxhS4PIVqsg6gjhgpGbnKS6HsD",
+	"9EJbPpj1NWycWqeks3nqq0ipTDIutXDbcF6PKUulJZOFLGVcB4Uo45Pul3R1vxA15ekpV0dZxq8fUunY",
+	"xPqSYzVF5IZKJQFPNQmoVOQZrC1Er9+cn7w+PUOUJVmRErC3NA00sdmIISJmK/H2AprBJtut1uZl5uph",
+	"WXDlMkSySKYISxS/OTp/8VO8ubv9qPOfi2+3QmQ+bP/vZb72vzP4nPIXFbDUD/UlZ+RQE+IRTx9l/M9X",
+	"xj/l6getvD+clPT2+Oz1u7fg7Hp2XympMUclJTnrpkb0Maz7gSWjZ3+JHdrZjUtHIFBFLdEb77s0YRVc",
+	"Tb2IErQV++cUbz+i2Z9A897gecZxes75KyxMJMyfxzGdqKKJqpZk+BURqI9+od+jBaa4/UVJKnbGzXW6",
+	"T3Xqpa4iBL0ibboKEgSnLkyjRVrZrofKpZx9aRrBGRFXNCHvvFCCB2MvXijFfblLfYqKubzAib1GmhCk",
+	"NCkUWNBsjvygiC9KFT9oquIJZhq6RxrqIbTxEDyW3pGZERFri3nxD6qLjinwq2s8r4cEY+BxESM3JCkU",
+	"Sb806KcTRtnkjCSCPKSxvTbvOprFyDWSZgCSMALCiMdFlj2KCZ+tNH5OwI1SZA8JN1ZmtnMvhZrfptbw",
+	"VYswMFL2I8h8tiDzjuFCTbmgf5D0wf00/Y/009T56ztJROmWKNSUMKWX9yXEOGiSe9PBOe1ckrmNpYao",
+	"IgppB2jLeXL68bbJKLhk/JpV3+9+YfK6JTovBMEPGcxgp92E+1mdOjQmRaokii1DHBqGGD8yxM+eutn7",
+	"hjiDB45daE690tdgkkSsC7UKcS655KJj4BGKPjso+jQAtDnsWLh5jNL+7CFlIyhZEKVghNQ6Lb0iwzGm",
+	"WSGIDAa9MEgMHxxCmoIRXPqd/sF5vzfY06JKKbCkVOr7HNrMh9dCCxKnXNGxfb0MwoCwNOeUqYYgZhfU",
+	"Tfhsx8HaDhcAZ2EA4VfDMc1MdqWV++BLiMkKBu+drKYfV2SWZ1gRGVyEAQhjm+ZvyKEJO7ZCVhhkWKqh",
+	"I5VDrPTUCo7CLAJ+t5LZuMj8R90j4GQfQu5DMNgLgzond09Zm9vQpjUFg71eGBR52jz63U6vf957Puh5",
+	"R39bCsFmrgeUR3u76+VRJYrNxdENpaC6BLQg/bBH0efzJUUlLCzkHZW3PvgQ5ILnRChqspMcFVoFOjCF",
+	"nS4Ig5sO0IdgsHvrKYGrJjjlxzZrrBy756lvq4b+op/xxu37CPDBecdHnGcEM//BvknEcm739+Wo0OzZ",
+	"Ld0uo0pb46P/kkTpWzCKSIk4ZSJO4wRr1Hdd4nTdnV9bb5NGf1gMXsEjybNCEaTJt9YJgYyjd29fHaKM",
+	"8xzyuzBLUS7oFVYE4TQVRLrEcxvmoBHYX2Vv/1k9o3v608V7dW7+z99cvJdnF/8a7OwEK5YPsFDnFh8C",
+	"nGWvx8Hg/QYBwT/YUbcXYaCJjHEAmGCJ2uXXuE9bWAaECFMC7k/LFQ5R/D5yjCoKLmJTuIOb+C1I+FVk",
+	"JjeOXD7FBk1nlJ2YgdXNYiEgxbUG6TVWpBc9xkVmuFKZ6n2wMtHbm/BAo4BfbcFOZjln/UR+xRlNARJY",
+	"WY4EI0FwRqWiCRrjS+OQ4oVCEkMdCczm4GrqVhfegmBPb1uYp7+3nre5/q6fx36wanvfNRG3hmANJGlD",
+	"2+MZVXBVy1HWEr0l8eZaScMKhw58SIqwCfMZ8XT+RKJY/xwfovjD7SIo1dejNzbhnRJvUi0Jdt/i61+s",
+	"ict7oENnORewXpdzbp4PQpPcOggIS3hK2cQIlLf+YHlJ8w6HzeCsA0ekj7OBQhpPzWJacafIMi/mPkRx",
+	"VPR6e4kJu4fPpGu+ksUI3mu+jL2oJ4tn3fL04npO78LvwUI9ieHFt1HUtZ++CVaSzQa0wJPLwEKRFCBj",
+	"ESRouhogaBrWIICmMaBUfNOxIlMHHu3oH/hYjxPzUtfXB7A647jBCdwVraS39sVDmsqVedUGdss0nQqq",
+	"Fa/RvrU50ctJXOMSquH1Vbbei2bDL8FgvHgtxrTcEiU3NNUC9m6/WXeUpS36Q4DTlBr8eFO/fHcCq3e8",
+	"IDD/wAW6MgTWlQLQ2luInE7USPtEGq0PEYTkXFNJSnG6yfEWaYjHTEpr+odl4xYPYv/WM6qvBKvGTcIF",
+	"VGOr46zWsfRSP07qPOUvcV3221je9EHqbyZztmfe3esAawTvKxLba/LkJ8D6M8v5JNoaaan6motUVuyv",
+	"YnvbnggK2WuyGOmJRiS1iWyHQAHcM9JyDUOpreG4OYaaig3tu3ZpdYsA0xCbN5J3fWu3nnnxaBp35b/k",
+	"Yt0aPxK4a9v92qC7VEJaCh0ZyLIyCFPysJTIZAxJJTYkVPMi/ZT71UhpttxLRe9bzXsh2Dkx8KZkihkj",
+	"mtBmlF3qL3CWtZSBCYOfCM7UdPG+pcKqkH61Ga7nWVtVpnaQZo62E/vF3mj9pb6N7o71+ZqyWmXPa97G",
+	"2x9eoL29veeIMvTu/IUxqj1FY4ETQ5FQSifU1mXCKDY2Py1AjiVRNalRK3GQwFSTll1pvg9Pb6PIjG5f",
+	"b6WD4JzqabpedOQSJcTqHBOqpsUILMSuJE71Aed0x85o1BEPDa8qS96qIpKrBEnvlvyDruZuu3ArOSwl",
+	"/a2K8pHJtQJ6TBnU64T0IFfLxxpN/Hl66wQ3WEuZ4vQRi0GVpfujF2QfON8YakNXmdHVkGyAKWSROkm2",
+	"FV6bi/Lh925A+5DQair+UWayJRdVj0JILlo0K+9yDsFPZ4xrrJiNXDXVhQ3XZoaCFOvF99swGJExF2SD",
+	"R29X6Azf3YbBFMvhzE61nD0dQDVNoyJsZovq2xGmpOHGw8AKwRXOKptYObC3auBeORAOfvOB+03KYstH",
+	"+vUY/RXVX+MdYFgCRhvpqZnKF0DKVuKyPOdOBoG1ur6d+4mstH7Gr0NnuXLVvlBKxpRB7bvZwyj/Cyqj",
+	"t8v12r91Xyw11a0wdDbgeBEHmnG1LbM3XII1QeB6KkniiQLf7lx8+88PvXD3tj0vryaO1Ce+WLe0jxOG",
+	"67v8ioThKvZ18eA8c0dL0OoU5zlhJIUI5zzDlBk9rrvOyeFtrTktAbnahK0nRGt0ZYlttHtzs9qcvuI0",
+	"3E6WncA6D1Wllt3RKVP5Oi7CZZ6WuVNUIQTYqK5bpU5Rs45vm8JAeiFaEWmzLetJQBGpEb/NiUCTLi2e",
+	"14OJPRtJ53+pdHPOJ5PM+S/PQEFaCiNeBEYbd9HqFdRplkQduvs0FnFXS9Y8QiUaZzTPa76QVnD/VE4s",
+	"fWube7HaoeQdxH8s4lV9Wccm2B0su1Qi53s5NMVnFVSxT7AQlKRIa8kTkNn/NO/xn+PifWDj2gt7XtgI",
+	"2CESZMaviBNi4L0eAF4SkstSmFlvRq9wzj3bdQrR+xnO35tlXry/sB82xkaOc9pJeEomhO2U67iHg67F",
+	"x/3nOqcf3CF9Zxfyvb3GC3hsMbjNr9QWdLepMtHXqOCH562+mnPPblHNAa6cJvZvhu27LdjuITcEhazD",
+	"5r1Pg80be7KeroDzjXUPrdreQ5mqMbvV6vDyOMQ1AvWCmcVfQ+92TQTjx0zefwicfnYbtmhHDUfIlF8z",
+	"lxBhmN5ojgxeAKsWXMsEHTPe+jrAxXE9JYIgkhkr1p28mA9EL57f1qM8P+bA91vd36vCVhbO1ofJOl40",
+	"sbR+t4vnsQJkV8Nc2E4Ua4SudmYXywnukiCLjyWZxp1f39gdyPaBP3zR6ZATlhqA8yNT9EGQdKXVet9p",
+	"2cPVOuc1tIwSnE0QZ7ZeGGhNdittuujGuPGspKfLo5v+z9nrU1uRoIwB2YIsJ5rGrnWVjRNJw9bYlu2/",
+	"IsRpgWWtiWAysUsrApIqDdVonF6d7O21FgDNXi34DF18SlsBCGMCeCKRebb9zi1VBDWZqkZVuxUA0CoC",
+	"hUvDmDI+QYQpMS97LNyJYVbNkIYaWTPyEGSzV59YKiweYNrnXv+FoYb1tddTNWlrQ0klCgYJp3fCxqet",
+	"LMED3hqyLpKlNjrXAnnNrTbp0LIDXn6jNXK/jsKvCDW4X5TBKlnPuho8f82qWT3PzipbtV1rbeZNdv1x",
+	"9tqFM/yKTLYLQSWLJ+gj64fVGkxTgdrAeLGCd4AlsiyKW7ISxMfggjVhPx7v8EJ9VnKN/bvpHKw1ssOz",
+	"uFb21W23WLe6JxKVQUloK950hWCOK0bL4updVIlmZi76yXIuwzndtxvH0rfFFi2hri1aXwMKrYjdkLj9",
+	"LTRory9sV9teAa7tlO7jyVHpILszvVxNKhsHVL5kU0L3YDTuKyVvD3J2X+G51QrO3OvsPJfgV3N8+kUk",
+	"KQRV8zO9GNt4LKc/k/lRoaatuWR+MXfNRVwNeNvqsbu8O6MtWVLxEwxvMimllI35Eh9SMZIE4lpt4Zcn",
+	"El3tod9cuIJ+MbQvdA4tRLVgOtN/Vc640TxiU8xS0ym0mikvRhlNUMqTQo8wNeoR9PR135XNmSmbZARJ",
+	"XoiERIyPtZCvps6RmQuuj3WAYugSOCGMCKxIjFQhmNRaGmVWWfiR216LrkFfxI6TKbdl/UwB6TFOSOgV",
+	"+3MZA8SF+7oaZ3iCKZMKUQX9/iLmvKqyHFKOsK2RqyHdiEXsuP6r9Vu6wo9mCaYZImFXJOM5GaDYAlsc",
+	"2rSmMGKxaXVoElw0zMVd1Jjb+LUkiv3k1xhtQcdkpHjEFpomb4f6aS9r176gkf9qO08pqjLTdtOsuAkp",
+	"Ww5KtltSpHlOGM5pMAj2ur3unjUuAFbsDEt/6VV/p9JVct7m4it7SQ6Q30uyrLkKV6qPHx3PTBxnPXq7",
+	"bH3qmvBtceFyq/1ODHFoRmDl8HAbYVle1zUvshRxFjHscktC5MJxQ2SDcUNkY3FDlFF2qZFav9+saGBg",
+	"J7L9vcrysXahbn2m93bsWSBjV0XbePlBxoxYUxKVMYIJpG9xibfhhmtzWjtmHILNI4LKgcbTl1GA5ErE",
+	"RBOi54OadCT1GpgttBEKIyaIAschZ0gT5LTIiKnyb9V7Tb2kX4rFt3ZNOOSLGsgrOyicpMGgyiYM6p2m",
+	"l8RPVI/sNDpR34ZrR1SdfG8vQhf7+r21YdyjsoSNzB4EcubFkZiyBM9G+Ono2V6v8zzFaaffT/udZ73R",
+	"fqfXS3r743R/r5d4ZZRLc2nw8vjVya/Hb49fegLoYkbf5lWymsmat3VmaGsc1Dpq7vZ2l01bPldvYaXX",
+	"s9/rrR/ldVyEIf31Q2rF1GDQ3vpBVZscGHGwfsRC2X0Y+Gz9wEYVXBj2fP2wsmGeHtDfYEvNIse3YXCw",
+	"yZHXW0HAqA3e1lIuFoburx/aaPUC0lMxm2Ext+heUfEt6ei/5jIKT6DiiWYKwYUeV2cmwrV4/Vhe8pZA",
+	"cVRZa75jKXTElrOQOv9QHF27+oyN8M+B6UxSUkIsCBIkz3BishW9IU+07DWlyRQlGcEC1kRFSYwjlvGJ",
+	"yV+w/hOv8VvVt9hrsG/osTT1X1OwH1AVMb2EMRcTrqW8LnoNsXR2z2aBBVO80KS9jUw3alTcjVI36W6N",
+	"1mwAwrUWv4+kxiM1f0MKALeoSYATiRr9ktcThSnkOf2h1zExBKEOqz8S9ZN9pB3aNmf1JVs2BqHNeK7N",
+	"w1rWYcV4BqCVpj5iNunWNMxg8P7CP69X9IowPcAlLOrTsZO0n89Mi2qJ9M6nLeCwGD2Bhi76US3xvRF8",
+	"RtSUFPKJRIrcKERuci6pSb0Gb9agbGgPaqLghSKemGwatgBNMucWOmJWmNuRoU+ogCDOZWgUsfIZvU+v",
+	"9HWWeWTuR45EwRSdEVuFBU4hYgnPMpIoLmQXnXKU4RHJShUKM6dz64kQTRGYVAW+hrYybdTuR6J+sYe4",
+	"FoL0Ue2AV7kGO8E/0E/Hr96UyvYQnEvu/IaQ/YB+Oj9/U52pC2aGXNa1h9uN2D/Q+f99c7z6FYBjRERs",
+	"1VMfzOz/jAJoqRMFIbz+n1Gwc7VX1S0b0HRHQdBrx6whCkLz4Z+RPpkouEV7cJwVojTj+FtxwoLhakSo",
+	"ALQE241RAtr4rqQYb80TnyHBKJHBcvauR8LvsbBG3fwHXWEpazn/+qr71CdOm5QtNL1t3YSuwVT7rXqw",
+	"uZLYNUQ8L4cnRIxcE6nQmAqp0NZojuLKQatFPk1BNLGLjYWFM2JqR2KFMDSU6KJYEiySaVxFy1Y6MOjm",
+	"EYt930kM5fv9gKXYmBgomL9CRCeMa3SBtniHKP5f1pIzjCM2wyqBrnYzSbIrIrvIFrPMsTSyKGEQLk1m",
+	"uZqHVRM8rekhwHbZRvJe0TLRQd5dwMOgkGz03Bn9wzxbv6fXJqabIGs/2dLrBfeba5mOtiDgdbtWsxNM",
+	"qL8XRMwrC2rN+9QkRF4609rlnsG93seycFcJt14N9VHE/XuLuPoakecTdKSrxK+L23CJEmtq4kkjH9cM",
+	"iWPriW4QM2PxBC8xi1jN6XBJ5u16rJnK02VrljwqjUQGAaecEUtDasGmT6TVhuWUXy+v4j2IWGzS/OJS",
+	"htN0/bt9TfP3dpHALOUzNJorTcl+g8VGLtg9CgZAtWJj+S97Qlb2+tTLWCGpM8iPBZFTLeeBsAQrMovF",
+	"ghiDqMRX7WpurSTh38gi+WdVqPXS/t63hnHeLqtf2yxf26we21IndmPppLWQ5EaGzv7GpNlVzX+kzY+W",
+	"zo2YwAsbp+8IeDsfaIixxmHWKcOEluvv9KaqxFnFK4UoLrFM/2E9V/DReCv0x4yyS/BDal4Sb5cyIhVV",
+	"+FG34aSCGC3Hi6C2jXv9YcQavifzezmVtXhSsTR0arU8WgYxyT/d8lgrg+Qks0cx6zMSsyono4G1CkgT",
+	"zKrqXkjxzRDwA01vDcplRLWECb6E72taXtXNxO89scRm341YbOUbSAkAXY+kA4SReaXrSm7+ssYvzOZe",
+	"doGW0Ow4rf4ZlumGO2VaoyAFTXC/t9+GYWYn95V17DiNWR+pHm0ABlVT48+c/W60F9vd9xHJN0HylxYp",
+	"VrPRcDmn3LDiftPdpQQlV58BdmxuPPj8DQeP2PHwzjQDp+vxIy/arA1QNUG6ggrEFFuoanE7H0qICE6m",
+	"vtoN6VbGUnoYMcyMudEOsrPajrpdFFdZjTEy5QbgjZCVJcGqD0FcZmDaRXFpwqvsBlaRh1JgXNmXpAgy",
+	"XbfqXgm2kByLUg4mABMwpeew/BNl9JIAe3Xt3+AIuug3iJ6qy8BuY6UpwzsixPhiCBbYLeyfmjGXEjvj",
+	"KONsQoRff1QvKxUcinu08Ota0YxPS5E+Y0MG2jp+t93I0jUVEjYyFbRWHrm1toJHwvvXEN5HM8JyCm8A",
+	"9q5mBK3FeMG364SjRtu8ulcsBP+SpZSQwqn1Lj6u4psG4BaD/FeUE2H1MS8H2m9fq8mfc+tthxErHVS8",
+	"UAk3NXO1LlVPFG31suk3UiIjthBVa1xsjazPVV62EHHh5nEZ2qCeqU2ME/ITC4j3ca99br4tv1/kI7n8",
+	"Gk01eJHcUCLvQNBqIt3yQNAf6VXDQINbeq97riObdAIuq0NDi7I0Ypqo6TGlJGtyYhSU3GMr3FXOBWVf",
+	"REEitT4q/VY3HZXLPVFvYa+uuJyrYvLFyHwbttevVy+9r5zW7P7/SH4epbVPpI8D1tYoXZ3q3IHaKVdI",
+	"spXI/YIvQY0mzfQd46lZWvzTGct5vW2yVnX9gKQQyTlLpoIzXshsHqKRBjcTvQ4VbRr+2tjY1yLGOBIk",
+	"pYIkCo25ATZL9BDobMagLUgCbT0M4YUAUL9vc8TKvDkk8Vyi63XVX6s2DOUIrCLm6tB20REyPmpTSLWM",
+	"VHMxyNdYLyduq9EUdyN2xKo4JMdVwLTeQ/H3785OTo/Pzoa9fi9ezhYg9KCk+5DEJuw5tLMAr/bsF6ru",
+	"+xUjykCBjXX5ltq89+UQVVbzI3t4ZA+fjD2cEehD4pVyVvxeqn3N3mnLUyZteeiaYkFAGRcoJbj8Ey/E",
+	"lWnAJExRKMaEkkIqPiMC8p6PGCI3GpGpqplmJVHShoFptneIcFmLuvbcOKNGY49YrZpxF50RBcWEVVUD",
+	"2RfbM4jbRlMsF4zKEbN7g1i4cgjkiC2j4/q0e4ZAR6xNcPcItMuHd7beMjObSr82csSgOHKChZjrkXHZ",
+	"MdjO2UrYFwtHf8YEfhNbgkkteEkyPL/LgDM6KzKsyMdxkcXu5mW1XPh7c4ayvKB3S+T7Ud3pUWVnf7iN",
+	"u+id706QvssB4ve/dGPzXbOpbet7V0LE1P0L3h6fvX739sXxsNd75vVGtE+XjRrLWMaUJ9Ilfu7AZHKn",
+	"MUcZv+hoLEiBY8ctH7DF/O6z9S3m7waf9a6PqzvMVxIuuQF7rUAjknE2gcbNrklZSeYfe85/2p7zt1+B",
+	"JPYwOH9yen789vTo1bDX698X5xtzVDh/xFDByE1OEi2jmA5kPAGhJEXXU5oRBKKVk0kcMllB62EJxN7e",
+	"n04gWvbfRadO6rGyMjQxpjLJuCTpoZV+bOx9isaUpS5zvoAULa/4zhMJ6nudmnwsDfhrsfYvVRiMRNIE",
+	"w3Y9oZ5qV69P9f5CS1jmjox4WYcLVywhFzwtoHdiVQDIXK2sogqh1g/iDAxBWsbBaSqIlNtBGNRx06vD",
+	"ACKeXXZZnLhcfks+mJOY61meVEmSjQ9XVXgou1WYd0C+4O3F7f8EAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/gen"
 	"github.com/sentstub/sentstub/internal/contract"
 	"github.com/sentstub/sentstub/server"
@@ -227,6 +230,80 @@ func TestConcurrentToggles(t *testing.T) {
 	}
 }
 
+// jitteryStore waits a random moment (up to half a millisecond) before
+// each update reaches the store, as a network would before the row lock.
+type jitteryStore struct{ sentstub.Store }
+
+func (s jitteryStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
+	time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+	return s.Store.UpdateWebhook(ctx, owner, id, update)
+}
+
+// Concurrent flips of one webhook, on each store, with the real clock:
+// updated_at follows the order in which the flips committed. Sorted by it,
+// the N answers have N distinct timestamps and alternate is_active, and the
+// latest is the state the webhook is left in.
+func TestConcurrentTogglesFollowCommitOrder(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) sentstub.Store{
+		"sqlite":   func(t *testing.T) sentstub.Store { return storetest.MustOpenSQLite(t) },
+		"postgres": func(t *testing.T) sentstub.Store { return storetest.MustOpenPostgres(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			storetest.MustProvisionDemo(t, st, time.Now().Add(-time.Hour))
+			e := newEnv(t, jitteryStore{st}, func(c *server.Config) { c.Now = time.Now })
+			const workers, flips = 8, 25
+			type answer struct {
+				updated time.Time
+				active  bool
+			}
+			answers := make(chan answer, workers*flips)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range flips {
+						data := wantOK(t, e.toggle(t, orderID, str(`{}`)))
+						updated, err := time.Parse(time.RFC3339Nano, data["updated_at"].(string))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						answers <- answer{updated, data["is_active"].(bool)}
+					}
+				})
+			}
+			wg.Wait()
+			close(answers)
+			var sorted []answer
+			for a := range answers {
+				sorted = append(sorted, a)
+			}
+			sort.Slice(sorted, func(i, j int) bool { return sorted[i].updated.Before(sorted[j].updated) })
+			var same, unordered int
+			for i := 1; i < len(sorted); i++ {
+				if sorted[i].updated.Equal(sorted[i-1].updated) {
+					same++
+				}
+				if sorted[i].active == sorted[i-1].active {
+					unordered++
+				}
+			}
+			if same > 0 || unordered > 0 {
+				t.Errorf("of %d answers sorted by updated_at, %d share a timestamp with the one before and %d do not alternate is_active",
+					len(sorted), same, unordered)
+			}
+			w, err := st.FindWebhook(context.Background(), uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(orderID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := sorted[len(sorted)-1]; last.active != w.IsActive || !last.updated.Equal(*w.UpdatedAt) {
+				t.Errorf("the latest answer (is_active %v at %v) is not the state the webhook was left in (%v at %v)",
+					last.active, last.updated, w.IsActive, w.UpdatedAt)
+			}
+		})
+	}
+}
+
 func TestParseOptions(t *testing.T) {
 	env := map[string]string{"SENTSTUB_ADDR": "0.0.0.0:9999", "SENTSTUB_DB": "env.db", "SENTSTUB_FIXTURES": "env.yaml"}
 	getenv := func(k string) string { return env[k] }
@@ -245,6 +322,16 @@ func TestParseOptions(t *testing.T) {
 	var usage *server.UsageError
 	if _, err := server.ParseOptions([]string{"--nope"}, getenv, io.Discard); !errors.As(err, &usage) {
 		t.Errorf("an unknown flag: %v, want a *UsageError", err)
+	}
+	if o.DBTimeout != 5*time.Second {
+		t.Errorf("default --db-timeout = %v, want 5s", o.DBTimeout)
+	}
+	o, err = server.ParseOptions(nil, func(k string) string { return map[string]string{"SENTSTUB_DB_TIMEOUT": "750ms"}[k] }, io.Discard)
+	if err != nil || o.DBTimeout != 750*time.Millisecond {
+		t.Errorf("SENTSTUB_DB_TIMEOUT=750ms: %v, %v", o.DBTimeout, err)
+	}
+	if _, err := server.ParseOptions([]string{"--db-timeout", "0s"}, getenv, io.Discard); err == nil {
+		t.Errorf("--db-timeout 0s was accepted")
 	}
 	var out strings.Builder
 	if _, err := server.ParseOptions([]string{"--version"}, getenv, &out); !errors.Is(err, server.ErrVersion) || out.String() != server.Version()+"\n" {

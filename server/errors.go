@@ -34,6 +34,9 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.ECONFLICT:          {http.StatusConflict, "CONFLICT_001"},
 	sentstub.EUNAVAILABLE:       {http.StatusServiceUnavailable, "SERVICE_001"},
 	sentstub.EINTERNAL:          {http.StatusInternalServerError, "INTERNAL_001"},
+	sentstub.ETIMEOUT:           {http.StatusGatewayTimeout, "INTERNAL_004"},
+	sentstub.EDBUNAVAILABLE:     {http.StatusServiceUnavailable, "INTERNAL_005"},
+	sentstub.EREQUESTTIMEOUT:    {http.StatusRequestTimeout, "VALIDATION_001"},
 }
 
 const docURLPrefix = "https://docs.sent.dm/errors/"
@@ -66,6 +69,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 				apiErr.Message = r.op.internalMessage
 			}
 		}
+	} else if apiErr.Cause != nil {
+		// The client's fault, such as a body that stalled or is malformed:
+		// worth a line, with its cause, but not an error of the server's.
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request refused",
+			slog.String("request_id", r.id), slog.Int("status", wire.status), slog.String("code", wire.code),
+			slog.Any("error", apiErr.Cause))
 	}
 	if c.Response().Committed {
 		return
@@ -104,7 +113,7 @@ func (s *Server) apiError(err error) *sentstub.Error {
 		case http.StatusNotFound:
 			return &sentstub.Error{Code: sentstub.ENOROUTE, Message: "Resource not found"}
 		case http.StatusMethodNotAllowed:
-			return &sentstub.Error{Code: sentstub.EMETHOD, Message: "Method not allowed"}
+			return &sentstub.Error{Code: sentstub.EMETHOD, Message: methodNotAllowed}
 		case http.StatusRequestEntityTooLarge:
 			return bodyTooLarge(s.bodyLimit)
 		case http.StatusUnauthorized:

@@ -22,6 +22,13 @@ import (
 	"github.com/sentstub/sentstub/store/storetest"
 )
 
+// TestMain stops the PostgreSQL server the tests started; the test binary
+// then exits with m.Run's code.
+func TestMain(m *testing.M) {
+	m.Run()
+	storetest.StopPostgres()
+}
+
 // clock is a settable clock for the server.
 type clock struct {
 	mu  sync.Mutex

@@ -93,7 +93,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				Now: now, LockedUntil: now.Add(s.idem.lockTimeout),
 			})
 			if err != nil {
-				return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
+				return idempotencyStoreError(err)
 			}
 			if stored != nil {
 				if stored.Fingerprint != fp {
@@ -189,12 +189,25 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 	}
 	if err != nil {
 		unsent.discard()
-		return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
+		return idempotencyStoreError(err)
 	}
 	if !res.Committed {
 		return nil
 	}
 	return unsent.send()
+}
+
+// idempotencyStoreError is what the client is told when the idempotency
+// store fails: 503 SERVICE_001, unless the store says that the database
+// failed as a whole (it did not answer in time, or cannot be reached),
+// which is said as for any other call: 504 INTERNAL_004 or 503
+// INTERNAL_005. Either way the operation did not run, or left nothing.
+func idempotencyStoreError(err error) error {
+	switch sentstub.ErrorCode(err) {
+	case sentstub.ETIMEOUT, sentstub.EDBUNAVAILABLE:
+		return err
+	}
+	return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable, Cause: err}
 }
 
 func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {

@@ -25,6 +25,7 @@ import (
 type countingStore struct {
 	sentstub.Store
 	updates  atomic.Int32
+	claims   atomic.Int32
 	hold     chan struct{} // when set, updates wait for it to close
 	entered  chan struct{} // when set, receives on each update's start
 	claimErr error
@@ -91,6 +92,7 @@ func (s *countingStore) active(t *testing.T) bool {
 }
 
 func (s *countingStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (*sentstub.IdempotentResponse, bool, error) {
+	s.claims.Add(1)
 	if s.claimErr != nil {
 		return nil, false, s.claimErr
 	}
@@ -442,5 +444,27 @@ func TestSimulationHeaders(t *testing.T) {
 	wantOK(t, <-done)
 	if time.Since(start) < 600*time.Millisecond {
 		t.Errorf("X-Sentstub-Delay did not delay")
+	}
+}
+
+// A request that sends its Idempotency-Key twice (or any header that names
+// one thing) is refused before the idempotency store hears of it: no key
+// is claimed, nothing runs.
+func TestRepeatedHeadersExecuteNothing(t *testing.T) {
+	st := newCountingStore(t)
+	e := newEnv(t, st)
+	for _, headers := range [][]string{
+		{"Idempotency-Key", "k1", "Idempotency-Key", "k2"},
+		{"Idempotency-Key", "k1", "Idempotency-Key", "k1"},
+		{"Idempotency-Key", "k1", "x-profile-id", storetest.AcmeEUProfileID, "x-profile-id", storetest.AcmeEUProfileID},
+		{"Idempotency-Key", "k1", "x-api-key", storetest.AcmeOrgKey, "x-api-key", storetest.AcmeOrgKey},
+	} {
+		wantError(t, e.toggle(t, orderID, str(`{}`), headers...), http.StatusBadRequest, "VALIDATION_001", "Request validation failed")
+	}
+	if n, u := st.claims.Load(), st.updates.Load(); n != 0 || u != 0 {
+		t.Errorf("requests with a repeated header made %d claims and %d updates, want none", n, u)
+	}
+	if r := e.toggle(t, orderID, str(`{}`), "Idempotency-Key", "k1"); wantOK(t, r)["is_active"] != false || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the key's first real request did not run: %s", r.Body)
 	}
 }

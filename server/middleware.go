@@ -67,12 +67,17 @@ func formatMillis(d time.Duration) string {
 
 // authenticate resolves the x-api-key header to the calling account on
 // every secured operation and on every unknown path under /v3, so that an
-// unauthenticated caller learns nothing about which routes exist.
+// unauthenticated caller learns nothing about which routes exist. A
+// request with more than one x-api-key names no one caller: it is refused
+// here, first, as a malformed request (400), and no key is looked up.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		if r.op != nil && !r.op.secured || r.op == nil && !underAPI(c.Request().URL.Path) {
 			return next(c)
+		}
+		if repeated := repeatedHeaders(c.Request(), headerAPIKey); repeated != nil {
+			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed, Details: repeated}
 		}
 		key := c.Request().Header.Get(headerAPIKey)
 		if key == "" {

@@ -34,6 +34,7 @@ func (o *Options) flags() []optionFlag {
 		{"Server", "addr", "HOST:PORT", stringValue{&o.Addr, true}, "listen address; port 0 picks a free port", ""},
 		{"Server", "fixtures", "FILE", stringValue{&o.Fixtures, false}, "YAML file of organizations, profiles, keys and webhooks to load", "the demo fixture"},
 		{"Database", "db", "PATH|URL", stringValue{&o.DB, true}, "SQLite database file, :memory:, or a postgres:// URL that replicas share", ""},
+		{"Database", "db-timeout", "DURATION", durationValue{&o.DBTimeout, true}, "how long a request waits for the database (a connection, and each statement) before 504", ""},
 		{"Database", "db-max-conns", "N", intValue{&o.DBMaxConns, 0, math.MaxInt32}, "PostgreSQL connection pool size; 0 keeps the URL's pool_max_conns, else max(4, CPUs)", ""},
 		{"Database", "db-connect-timeout", "DURATION", durationValue{&o.DBConnectTimeout, false}, "PostgreSQL connect timeout; 0 keeps the URL's connect_timeout", ""},
 		{"Database", "db-statement-timeout", "DURATION", durationValue{&o.DBStatementTimeout, false}, "PostgreSQL statement_timeout; 0 keeps the server's", ""},

@@ -25,7 +25,10 @@ type Options struct {
 	DB       string // SQLite file, ":memory:", or a postgres:// or postgresql:// URL
 	Fixtures string // fixtures file; "" loads the demo fixture
 
-	// PostgreSQL only: see store.PostgresOptions. Zero keeps the URL's
+	// DBTimeout bounds every call of the store (see store.Options.Timeout).
+	DBTimeout time.Duration
+
+	// PostgreSQL only: see store.Options. Zero keeps the URL's
 	// setting or the driver's default.
 	DBMaxConns         int
 	DBConnectTimeout   time.Duration
@@ -64,6 +67,7 @@ func DefaultOptions() Options {
 		IdleTimeout:     120 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 
+		DBTimeout:          store.DefaultTimeout,
 		DBConnectTimeout:   10 * time.Second,
 		DBStatementTimeout: 10 * time.Second,
 
@@ -98,7 +102,8 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	if err := checkDatabasePath(opts.DB); err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, opts.DB, store.PostgresOptions{
+	st, err := store.Open(ctx, opts.DB, store.Options{
+		Timeout:          opts.DBTimeout,
 		MaxConns:         int32(opts.DBMaxConns),
 		ConnectTimeout:   opts.DBConnectTimeout,
 		StatementTimeout: opts.DBStatementTimeout,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,7 @@ type Server struct {
 
 	echo          *echo.Echo
 	ops           map[routeKey]*operation // by method and Echo path
+	allow         map[string]string       // Echo path -> its methods, for Allow
 	filterOptions openapi3filter.Options
 	idem          idempotencyConfig
 	metrics       *metrics // see metrics.go
@@ -99,6 +101,8 @@ type operation struct {
 	// internalMessage is the message of the operation's documented 500
 	// example, which sent.dm words per operation.
 	internalMessage string
+	// headers are the names of the header parameters it declares.
+	headers []string
 }
 
 // New returns a Server over cfg.Store, validating against the OpenAPI
@@ -147,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 	dc.Store, dc.Sender, dc.Now, dc.Logger = s.store, s.sender, s.now, s.logger
 	dc.Observe = func(outcome string) { s.metrics.delivery.WithLabelValues(outcome).Inc() }
 	s.dispatch = dispatch.New(dc)
+	s.allow = allowedMethods(s.ops)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -192,10 +197,38 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
 					declaresHeader(item, op, headerIdempotencyKey),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
+				headers:         headerParams(item, op),
 			}
 		}
 	}
 	return ops
+}
+
+// allowedMethods lists, for each path of ops, the methods it serves, as an
+// Allow header says them: "GET, PUT".
+func allowedMethods(ops map[routeKey]*operation) map[string]string {
+	methods := map[string][]string{}
+	for k := range ops {
+		methods[k.path] = append(methods[k.path], k.method)
+	}
+	allow := make(map[string]string, len(methods))
+	for path, m := range methods {
+		sort.Strings(m)
+		allow[path] = strings.Join(m, ", ")
+	}
+	return allow
+}
+
+func headerParams(item *openapi3.PathItem, op *openapi3.Operation) []string {
+	var names []string
+	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInHeader {
+				names = append(names, p.Value.Name)
+			}
+		}
+	}
+	return names
 }
 
 func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {

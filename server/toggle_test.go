@@ -180,6 +180,12 @@ func TestToggleSemantics(t *testing.T) {
 			t.Fatalf("stored webhook: %+v, %v", w, err)
 		}
 	})
+	t.Run("white space around the JSON body is allowed", func(t *testing.T) {
+		e := newEnv(t, nil)
+		if data := wantOK(t, e.toggle(t, orderID, str(" \n{\"is_active\":false}\r\n\t "))); data["is_active"] != false {
+			t.Errorf("is_active = %v", data["is_active"])
+		}
+	})
 	t.Run("unknown body fields are ignored", func(t *testing.T) {
 		e := newEnv(t, nil)
 		if data := wantOK(t, e.toggle(t, orderID, str(`{"is_active":false,"colour":"blue"}`))); data["is_active"] != false {
@@ -224,6 +230,12 @@ func TestToggleErrors(t *testing.T) {
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"sandbox": {"must be a boolean"}}},
 		{"body not JSON", orderID, str(`{"is_active":`), nil,
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"data after the JSON body", orderID, str(`{"is_active":false} garbage`), nil,
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"two JSON values", orderID, str(`{"is_active":false}{"is_active":true}`), nil,
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be valid JSON"}}},
+		{"data after the JSON body, and a malformed id", "nope", str(`{} x`), nil,
+			400, "VALIDATION_001", "Invalid webhook ID format.", map[string][]string{"id": {"must be a UUID"}, "body": {"must be valid JSON"}}},
 		{"body not an object", orderID, str(`[true]`), nil,
 			400, "VALIDATION_001", "Request validation failed", map[string][]string{"body": {"must be a object"}}},
 		{"body not application/json", orderID, str(`is_active=false`), []string{"Content-Type", "<unset>", "Content-Type", "application/x-www-form-urlencoded"},
@@ -242,6 +254,21 @@ func TestToggleErrors(t *testing.T) {
 			401, "AUTH_002", "Invalid or missing API key", nil},
 		{"authentication comes before validation", "nope", str(`{"is_active":null}`), []string{"x-api-key", "", "Idempotency-Key", "bad key!"},
 			401, "AUTH_001", "", nil},
+		{"two x-api-key headers", orderID, str(`{}`), []string{"x-api-key", storetest.AcmeOrgKey, "x-api-key", storetest.GlobexOrgKey},
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"x-api-key": {"must be sent at most once"}}},
+		{"the same x-api-key twice", orderID, str(`{}`), []string{"x-api-key", storetest.AcmeOrgKey, "x-api-key", storetest.AcmeOrgKey},
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"x-api-key": {"must be sent at most once"}}},
+		{"two x-api-key headers are refused before anything else", "nope", str(`{"is_active":null}`), []string{"x-api-key", "sk_test_nobody", "x-api-key", "", "Idempotency-Key", "bad key!"},
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"x-api-key": {"must be sent at most once"}}},
+		{"two x-profile-id headers", orderID, str(`{}`), []string{"x-profile-id", storetest.AcmeEUProfileID, "x-profile-id", storetest.AcmeEUProfileID},
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"x-profile-id": {"must be sent at most once"}}},
+		{"two Idempotency-Key headers", orderID, str(`{}`), []string{"Idempotency-Key", "k1", "Idempotency-Key", "k2"},
+			400, "VALIDATION_001", "Request validation failed", map[string][]string{"Idempotency-Key": {"must be sent at most once"}}},
+		{"repeated headers, and other problems", "nope", str(`{"is_active":1}`), []string{"x-profile-id", "zz", "x-profile-id", "zz", "Idempotency-Key", "k1", "Idempotency-Key", "k1"},
+			400, "VALIDATION_001", "Invalid webhook ID format.", map[string][]string{"id": {"must be a UUID"}, "is_active": {"must be a boolean"},
+				"x-profile-id": {"must be a UUID", "must be sent at most once"}, "Idempotency-Key": {"must be sent at most once"}}},
+		{"two Idempotency-Key headers, one malformed", orderID, str(`{}`), []string{"Idempotency-Key", "bad key!", "Idempotency-Key", "k2"},
+			400, "VALIDATION_007", "Invalid Idempotency-Key format", map[string][]string{"Idempotency-Key": {"must match ^[a-zA-Z0-9_-]+$", "must be sent at most once"}}},
 		{"profile key with x-profile-id", euID, str(`{}`), []string{"x-api-key", storetest.AcmeEUKey, "x-profile-id", storetest.AcmeEUProfileID},
 			403, "AUTH_004", "Insufficient permissions", nil},
 		{"another organization's profile", globexID, str(`{}`), []string{"x-api-key", storetest.GlobexOrgKey, "x-profile-id", storetest.AcmeEUProfileID},
@@ -372,8 +399,23 @@ func assertSameWebhook(t *testing.T, got, want *sentstub.Webhook) {
 func TestRoutingErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	key := []string{"x-api-key", storetest.AcmeOrgKey}
-	wantError(t, e.call(t, http.MethodGet, "/v3/webhooks/"+orderID+"/toggle-status", nil, key...), 405, "VALIDATION_001", "Method not allowed")
-	wantError(t, e.call(t, http.MethodPost, "/v3/webhooks/"+orderID+"/toggle-status", str(`{}`), key...), 405, "VALIDATION_001", "Method not allowed")
+	toggle := "/v3/webhooks/" + orderID + "/toggle-status"
+	// Every method a path does not serve, OPTIONS included, is a 405 with
+	// the methods it serves in Allow.
+	for _, m := range []string{http.MethodOptions, http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		r := e.call(t, m, toggle, str(`{}`), key...)
+		wantError(t, r, 405, "VALIDATION_001", "Method not allowed")
+		if got := r.Header.Values("Allow"); len(got) != 1 || got[0] != "PATCH" {
+			t.Errorf("%s %s: Allow = %q, want PATCH", m, toggle, got)
+		}
+	}
+	r := e.call(t, http.MethodOptions, "/healthz", nil)
+	wantError(t, r, 405, "VALIDATION_001", "Method not allowed")
+	if got := r.Header.Get("Allow"); got != "GET" {
+		t.Errorf("OPTIONS /healthz: Allow = %q, want GET", got)
+	}
+	// Under /v3, authentication comes first, OPTIONS included.
+	wantError(t, e.call(t, http.MethodOptions, toggle, nil), 401, "AUTH_001", "")
 	wantError(t, e.call(t, http.MethodGet, "/v3/templates", nil, key...), 404, "RESOURCE_013", "Resource not found")
 	wantError(t, e.call(t, http.MethodPatch, "/v3/webhooks/"+orderID+"/toggle", str(`{}`), key...), 404, "RESOURCE_013", "Resource not found")
 	wantError(t, e.call(t, http.MethodGet, "/v3/templates", nil), 401, "AUTH_001", "")

@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -19,6 +22,9 @@ import (
 
 const (
 	validationFailed       = "Request validation failed"
+	methodNotAllowed       = "Method not allowed"
+	bodyTimeoutMessage     = "Request body not received in time"
+	headerRepeated         = "must be sent at most once"
 	idempotencyKeyInvalid  = "Invalid Idempotency-Key format"
 	invalidMessageExt      = "x-sentstub-invalid-message"
 	bodyField              = "body"
@@ -41,16 +47,36 @@ var pathParamsPool = sync.Pool{New: func() any { return map[string]string{} }}
 // document: parameters, headers and body, collecting every problem. The
 // body is read once, bounded, and left on the request with the value
 // kin-openapi validated, which the generated strict handler binds instead
-// of decoding the JSON a second time.
+// of decoding the JSON a second time. A JSON body must be exactly one JSON
+// value: kin-openapi decodes the first and ignores what follows, so that
+// `{"is_active":false} garbage` would pass.
 func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		if r.op == nil {
+			if err := s.checkMethod(c); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		req := c.Request()
-		if err := s.readBody(req); err != nil {
+		body, err := s.readBody(req)
+		if err != nil {
 			return err
+		}
+		// Problems found here rather than by kin-openapi, which takes the
+		// first of repeated headers (the generated handler would then refuse
+		// them, after the idempotency middleware claimed the first key).
+		problems := repeatedHeaders(req, r.op.headers...)
+		options := &s.filterOptions
+		if len(body) > 0 && isJSONBody(r.op, req) && !json.Valid(body) {
+			if problems == nil {
+				problems = map[string][]string{}
+			}
+			problems[bodyField] = []string{bodyNotJSON}
+			noBody := s.filterOptions
+			noBody.ExcludeRequestBody = true // it would look at the first value only
+			options = &noBody
 		}
 		var params map[string]string
 		if names := c.ParamNames(); len(names) > 0 {
@@ -67,26 +93,68 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 			Request:    req,
 			PathParams: params,
 			Route:      r.op.route,
-			Options:    &s.filterOptions,
+			Options:    options,
 		}
-		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
-			return validationError(r.op, err)
+		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil || problems != nil {
+			return validationError(r.op, err, problems)
 		}
 		return next(c)
 	}
 }
 
-// readBody reads the body, at most bodyLimit bytes, and puts it back as a
-// replayable reader with an exact ContentLength: an empty or chunked empty
-// body becomes http.NoBody with length 0, which validation and binding both
-// treat as `{}`.
-func (s *Server) readBody(req *http.Request) error {
+// checkMethod refuses a method that a path of the spec does not serve,
+// OPTIONS included (Echo's router would answer OPTIONS 204): 405
+// VALIDATION_001, with an Allow header naming the methods the path serves.
+// Echo's router marks such a request by the Allow value it found for it.
+func (s *Server) checkMethod(c echo.Context) error {
+	allow, ok := s.allow[c.Path()]
+	if c.Get(echo.ContextKeyHeaderAllow) == nil || !ok {
+		return nil
+	}
+	c.Response().Header().Set(echo.HeaderAllow, allow)
+	return &sentstub.Error{Code: sentstub.EMETHOD, Message: methodNotAllowed}
+}
+
+// repeatedHeaders returns the problem of each of the named headers that
+// req carries more than once, keyed by its name, or nil: a header that
+// names one thing (a key, a profile) cannot be sent twice.
+func repeatedHeaders(req *http.Request, names ...string) map[string][]string {
+	var problems map[string][]string
+	for _, name := range names {
+		if len(req.Header.Values(name)) > 1 {
+			if problems == nil {
+				problems = map[string][]string{}
+			}
+			problems[name] = []string{headerRepeated}
+		}
+	}
+	return problems
+}
+
+// isJSONBody reports whether the body of req is to be JSON: its
+// Content-Type is JSON, and one the operation accepts (kin-openapi reports
+// any other).
+func isJSONBody(op *operation, req *http.Request) bool {
+	rb := op.route.Operation.RequestBody
+	ct := req.Header.Get(echo.HeaderContentType)
+	if rb == nil || rb.Value == nil || rb.Value.Content.Get(ct) == nil {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mediaType == echo.MIMEApplicationJSON || strings.HasSuffix(mediaType, "+json"))
+}
+
+// readBody reads the body, at most bodyLimit bytes, puts it back as a
+// replayable reader with an exact ContentLength, and returns it: an empty
+// or chunked empty body becomes http.NoBody with length 0, which
+// validation and binding both treat as `{}`.
+func (s *Server) readBody(req *http.Request) ([]byte, error) {
 	if req.ContentLength > s.bodyLimit {
-		return bodyTooLarge(s.bodyLimit)
+		return nil, bodyTooLarge(s.bodyLimit)
 	}
 	if req.Body == nil || req.Body == http.NoBody {
 		req.Body, req.ContentLength = http.NoBody, 0
-		return nil
+		return nil, nil
 	}
 	var data []byte
 	var err error
@@ -99,39 +167,65 @@ func (s *Server) readBody(req *http.Request) error {
 	}
 	req.Body.Close()
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return bodyTooLarge(s.bodyLimit)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
-				Details: map[string][]string{bodyField: {"is shorter than its Content-Length"}}}
-		}
-		return fmt.Errorf("read request body: %w", err)
+		return nil, s.bodyReadError(req, err)
 	}
 	if len(data) == 0 {
 		req.Body, req.ContentLength = http.NoBody, 0
-		return nil
+		return nil, nil
 	}
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-	return nil
+	return data, nil
 }
 
-// validationError turns kin-openapi's errors into one API error: 400
-// VALIDATION_007 when the Idempotency-Key is malformed (reported before any
-// other problem), otherwise 400 VALIDATION_001 with every problem keyed by
-// field. A parameter may name its own message with x-sentstub-invalid-message
+// bodyReadError says why the body of req could not be read. The server
+// only reads what the client sends, so every such failure is the client's
+// (or its connection's), never the server's: a body over the limit is 413;
+// one that did not arrive within the server's read timeout, 408; one that
+// ended early, is malformed (bad chunked encoding: net/http says so with
+// errors of no type of their own) or whose connection broke, 400. The cause
+// is kept for the log.
+func (s *Server) bodyReadError(req *http.Request, err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+		problem  string
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return bodyTooLarge(s.bodyLimit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &sentstub.Error{Code: sentstub.EREQUESTTIMEOUT, Message: bodyTimeoutMessage,
+			Details: map[string][]string{bodyField: {"did not arrive within the server's read timeout"}}, Cause: err}
+	case errors.Is(err, io.ErrUnexpectedEOF) && req.ContentLength > 0:
+		problem = "is shorter than its Content-Length"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		problem = "ended before its last chunk"
+	default:
+		problem = "could not be read: malformed, or its connection broke"
+	}
+	return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
+		Details: map[string][]string{bodyField: {problem}}, Cause: fmt.Errorf("read request body: %w", err)}
+}
+
+// validationError turns kin-openapi's errors (err, may be nil) and the
+// problems validate found itself into one API error: 400 VALIDATION_007
+// when the Idempotency-Key is malformed (reported before any other
+// problem), otherwise 400 VALIDATION_001 with every problem keyed by field.
+// A parameter may name its own message with x-sentstub-invalid-message
 // (the toggle's id: "Invalid webhook ID format."); when that parameter is
 // the only problem, the answer is exactly sent.dm's: that message and no
 // details.
-func validationError(op *operation, err error) error {
+func validationError(op *operation, err error, problems map[string][]string) error {
 	details := map[string][]string{}
 	var (
 		keyProblems []string
 		message     string
 	)
 	for _, e := range flatten(err) {
+		if e == nil {
+			continue
+		}
 		var reqErr *openapi3filter.RequestError
 		if !errors.As(e, &reqErr) {
 			details["request"] = append(details["request"], e.Error())
@@ -157,7 +251,11 @@ func validationError(op *operation, err error) error {
 			details["request"] = append(details["request"], describe(reqErr)...)
 		}
 	}
+	for field, p := range problems {
+		details[field] = append(details[field], p...)
+	}
 	if len(keyProblems) > 0 {
+		keyProblems = append(keyProblems, problems[headerIdempotencyKey]...) // repeated, too
 		return &sentstub.Error{Code: sentstub.EBADIDEMPOTENCYKEY, Message: idempotencyKeyInvalid,
 			Details: map[string][]string{headerIdempotencyKey: keyProblems}}
 	}

@@ -258,8 +258,10 @@ func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookS
 			w.SetActive(want, s.now())
 		}
 	} else {
+		// The clock is read under the row lock (see UpdateWebhook), so
+		// that updated_at follows the order in which toggles commit.
 		w, err = s.store.UpdateWebhook(ctx, r.account.ID, req.ID, func(w *sentstub.Webhook) bool {
-			return w.SetActive(want, s.now()) // the clock is read under the row's lock
+			return w.SetActive(want, s.now())
 		})
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // FillIdempotencyKeys stores n answers for account directly, in one
@@ -45,7 +46,7 @@ func (s *SQLiteStore) fill(ctx context.Context, account uuid.UUID, n int, expire
 			if err != nil {
 				return err
 			}
-			s.answers[slotOf(account, key)] = answerRef{id: id, expires: expires.UnixMicro()}
+			s.answers[answerKeyOf(account, key)] = answerRef{id: id, expires: expires.UnixMicro()}
 		}
 		return nil
 	})
@@ -60,4 +61,20 @@ func (s *SQLiteStore) AnswerIndexSize() int {
 	s.lock(context.Background())
 	defer s.unlock()
 	return len(s.answers)
+}
+
+// WithTracer returns o with a tracer that sees every statement a
+// PostgresStore opened with it runs.
+func WithTracer(o Options, t pgx.QueryTracer) Options {
+	o.tracer = t
+	return o
+}
+
+// SetSlotOf makes the store compute the slot column of stored answers with
+// f until the returned func restores it, so that a test can make keys
+// collide there.
+func SetSlotOf(f func(account uuid.UUID, key string) int64) (restore func()) {
+	old := slotOf
+	slotOf = f
+	return func() { slotOf = old }
 }

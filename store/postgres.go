@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"time"
@@ -34,25 +35,10 @@ const (
 	postgresProvisionLock int64 = postgresMigrateLock + 1
 )
 
-// postgresEndTimeout bounds a commit or rollback, which runs even when the
-// caller's context has ended: a cancelled request must still end its
-// transaction.
-const postgresEndTimeout = 5 * time.Second
-
-// PostgresOptions tune the connections of a PostgresStore. A zero field
-// keeps what the URL says, or else the driver's default.
-type PostgresOptions struct {
-	// MaxConns caps the connection pool (pool_max_conns in the URL; by
-	// default the larger of 4 and the number of CPUs).
-	MaxConns int32
-	// ConnectTimeout bounds establishing one connection (connect_timeout in
-	// the URL; by default no bound but the caller's context).
-	ConnectTimeout time.Duration
-	// StatementTimeout is PostgreSQL's statement_timeout on every
-	// connection: a statement that runs longer, waiting for locks included,
-	// fails (by default the server's setting, normally none).
-	StatementTimeout time.Duration
-}
+// TCP keepalive on every connection: a peer that vanishes (a network path
+// that black-holes, a machine that died) is noticed within about 30 s even
+// on a connection at rest, which the pool then drops.
+var postgresKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}
 
 // PostgresStore is the shared store: any number of sentstub processes may
 // use one PostgreSQL database at once, and see each other's writes at once.
@@ -60,15 +46,16 @@ type PostgresOptions struct {
 // a webhook lock its row for their read-modify-write, idempotency keys are
 // claimed with one atomic upsert, and times are microsecond-precision UTC.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	timeout time.Duration // of every call; see bound
 }
 
 // OpenPostgres connects to the PostgreSQL database at url (a postgres:// or
 // postgresql:// URL, or a key=value connection string) and applies the
 // migrations it has not seen. Replicas that open one database at once are
 // safe: they apply migrations one at a time, under an advisory lock.
-func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*PostgresStore, error) {
-	if opts.MaxConns < 0 || opts.ConnectTimeout < 0 || opts.StatementTimeout < 0 {
+func OpenPostgres(ctx context.Context, url string, opts Options) (*PostgresStore, error) {
+	if opts.Timeout < 0 || opts.MaxConns < 0 || opts.ConnectTimeout < 0 || opts.StatementTimeout < 0 {
 		return nil, fmt.Errorf("postgres: negative option in %+v", opts)
 	}
 	cfg, err := pgxpool.ParseConfig(url)
@@ -88,11 +75,13 @@ func OpenPostgres(ctx context.Context, url string, opts PostgresOptions) (*Postg
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "sentstub"
 	}
+	cfg.ConnConfig.DialFunc = (&net.Dialer{KeepAliveConfig: postgresKeepAlive}).DialContext
+	cfg.ConnConfig.Tracer = opts.tracer
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &PostgresStore{pool: pool}
+	s := &PostgresStore{pool: pool, timeout: orDefaultTimeout(opts.Timeout)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -113,7 +102,7 @@ func (s *PostgresStore) migrate(ctx context.Context) (err error) {
 		return fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
 	defer func() {
-		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), postgresEndTimeout)
+		end, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		defer cancel()
 		if _, unlockErr := conn.Exec(end, `SELECT pg_advisory_unlock($1)`, postgresMigrateLock); unlockErr != nil {
 			// The session would keep the lock: end it rather than pool it.
@@ -167,8 +156,11 @@ func (s *PostgresStore) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers a query within ctx.
-func (s *PostgresStore) Ping(ctx context.Context) error {
+// Ping reports whether the database answers a query within ctx and the
+// store's timeout.
+func (s *PostgresStore) Ping(ctx context.Context) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	var one int
 	if err := s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
@@ -183,18 +175,23 @@ func (s *PostgresStore) Ping(ctx context.Context) error {
 func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
 	if r := s.requestOf(ctx); r != nil {
 		if r.tx == nil {
-			if r.tx, err = s.pool.Begin(ctx); err != nil {
+			if r.tx, err = s.begin(ctx); err != nil {
 				return fmt.Errorf("postgres: begin: %w", err)
 			}
 		}
 		return fn(r.tx)
 	}
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	// Not ctx: a cancelled request must still end its transaction.
-	end, cancel := context.WithTimeout(context.WithoutCancel(ctx), postgresEndTimeout)
+	// Not ctx, but its deadline: a cancelled request must still end its
+	// transaction, and no later than the call.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(s.timeout)
+	}
+	end, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	defer func() {
 		if rbErr := tx.Rollback(end); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
@@ -208,6 +205,30 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
+}
+
+// begin begins a transaction that the database refuses to commit once
+// ctx's deadline is near, so that a call that fails for want of time leaves
+// no effect even when its COMMIT reached a server that then hung, and is
+// carried out when the server resumes. Its BEGIN sets the transaction's
+// sentstub.commit_deadline, on the server's own clock (so that the two
+// machines' clocks need not agree), which the commit guard of
+// 0004_commit_guard.sql checks as the transaction commits. The guard falls
+// a tenth of the time left before the deadline, to leave the commit's
+// answer the time to arrive. What remains is a commit that the server
+// makes just before the guard and whose answer is then lost: the client is
+// told 504, and the request took effect.
+func (s *PostgresStore) begin(ctx context.Context) (pgx.Tx, error) {
+	var opts pgx.TxOptions
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		left -= left / 10
+		// Without arguments pgx sends the simple protocol, which runs both
+		// statements in one round trip.
+		opts.BeginQuery = fmt.Sprintf(`BEGIN; SELECT set_config('sentstub.commit_deadline',
+			(extract(epoch FROM clock_timestamp()) + %.6f)::text, true)`, left.Seconds())
+	}
+	return s.pool.BeginTx(ctx, opts)
 }
 
 // querier is what runs a statement for ctx: the transaction of its
@@ -224,13 +245,17 @@ func (s *PostgresStore) querier(ctx context.Context) interface {
 }
 
 // FindAccountByKey implements sentstub.AccountStore.
-func (s *PostgresStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (*sentstub.Account, error) {
+func (s *PostgresStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (_ *sentstub.Account, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT a.id, a.organization_id, a.name FROM api_keys k
 		JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1`, h[:]))
 }
 
 // FindAccount implements sentstub.AccountStore.
-func (s *PostgresStore) FindAccount(ctx context.Context, id uuid.UUID) (*sentstub.Account, error) {
+func (s *PostgresStore) FindAccount(ctx context.Context, id uuid.UUID) (_ *sentstub.Account, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresAccount(s.querier(ctx).QueryRow(ctx, `SELECT id, organization_id, name FROM accounts WHERE id = $1`, id))
 }
 
@@ -280,7 +305,9 @@ const (
 )
 
 // FindWebhook implements sentstub.WebhookStore.
-func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*sentstub.Webhook, error) {
+func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (_ *sentstub.Webhook, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return scanPostgresWebhook(s.querier(ctx).QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
 		FROM webhooks WHERE id = $1 AND owner_id = $2`, id, owner))
 }
@@ -292,6 +319,8 @@ func (s *PostgresStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (*
 // added to the webhook's log meanwhile (FOR UPDATE would block their
 // foreign key's check).
 func (s *PostgresStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if w, err = scanPostgresWebhook(tx.QueryRow(ctx, `SELECT `+postgresWebhookColumns+`
 			FROM webhooks WHERE id = $1 AND owner_id = $2 FOR NO KEY UPDATE`, id, owner)); err != nil {
@@ -336,7 +365,13 @@ func postgresUpdateWebhookArgs(id uuid.UUID, w *sentstub.Webhook) ([]any, error)
 }
 
 // CreateWebhook implements sentstub.WebhookStore.
-func (s *PostgresStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) error {
+func (s *PostgresStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.createWebhookWithin(ctx, w)
+}
+
+func (s *PostgresStore) createWebhookWithin(ctx context.Context, w *sentstub.Webhook) error {
 	args, err := postgresWebhookArgs(w)
 	if err != nil {
 		return err
@@ -358,7 +393,13 @@ func (s *PostgresStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) 
 // DeleteWebhook implements sentstub.WebhookStore. The delivery log goes
 // with the webhook, by the foreign key's ON DELETE CASCADE, in the same
 // statement.
-func (s *PostgresStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) error {
+func (s *PostgresStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.deleteWebhookWithin(ctx, owner, id)
+}
+
+func (s *PostgresStore) deleteWebhookWithin(ctx context.Context, owner, id uuid.UUID) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM webhooks WHERE id = $1 AND owner_id = $2`, id, owner)
 		if err != nil {
@@ -372,7 +413,13 @@ func (s *PostgresStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) 
 }
 
 // ListWebhooks implements sentstub.WebhookStore.
-func (s *PostgresStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) ([]*sentstub.Webhook, int, error) {
+func (s *PostgresStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) (page []*sentstub.Webhook, total int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.listWebhooksWithin(ctx, owner, f)
+}
+
+func (s *PostgresStore) listWebhooksWithin(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) ([]*sentstub.Webhook, int, error) {
 	if err := checkPage(f.Offset, f.Limit); err != nil {
 		return nil, 0, err
 	}
@@ -484,7 +531,9 @@ func utcPtr(t *time.Time) *time.Time {
 // transaction-scoped advisory lock, so replicas loading the same fixtures
 // at once neither deadlock nor fail: the first inserts, the others find
 // everything there.
-func (s *PostgresStore) Provision(ctx context.Context, p *sentstub.Provision) error {
+func (s *PostgresStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresProvisionLock); err != nil {
 			return fmt.Errorf("postgres: provision: lock: %w", err)
@@ -501,7 +550,13 @@ func (s *PostgresStore) Provision(ctx context.Context, p *sentstub.Provision) er
 // circle. The deliveries go with their webhooks, by the foreign key's ON
 // DELETE CASCADE. Of the account's idempotency records, the stored answers
 // are deleted and claims in flight are left to their requests.
-func (s *PostgresStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
+func (s *PostgresStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.resetAccountWithin(ctx, account, webhooks)
+}
+
+func (s *PostgresStore) resetAccountWithin(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
 	args := make([][]any, len(webhooks))
 	for i := range webhooks {
 		w := &webhooks[i]

@@ -40,7 +40,13 @@ const (
 )
 
 // CreateDelivery implements sentstub.DeliveryStore.
-func (s *PostgresStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) error {
+func (s *PostgresStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.createDeliveryWithin(ctx, d)
+}
+
+func (s *PostgresStore) createDeliveryWithin(ctx context.Context, d *sentstub.Delivery) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, postgresInsertDelivery, d.ID, d.WebhookID, d.EventID, d.EventType,
 			nonNilBytes(d.EventData), string(d.Status), d.Attempts, d.HTTPStatusCode, responseBytes(d.ResponseBody),
@@ -58,7 +64,13 @@ func (s *PostgresStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery
 }
 
 // ListDeliveries implements sentstub.DeliveryStore.
-func (s *PostgresStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) ([]*sentstub.Delivery, int, error) {
+func (s *PostgresStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) (page []*sentstub.Delivery, total int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.listDeliveriesWithin(ctx, owner, id, f)
+}
+
+func (s *PostgresStore) listDeliveriesWithin(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) ([]*sentstub.Delivery, int, error) {
 	if err := checkPage(f.Offset, f.Limit); err != nil {
 		return nil, 0, err
 	}

@@ -37,7 +37,9 @@ const (
 )
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
-func (s *PostgresStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (*sentstub.IdempotentResponse, bool, error) {
+func (s *PostgresStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (_ *sentstub.IdempotentResponse, _ bool, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	tag, err := s.pool.Exec(ctx, postgresClaimKey, c.AccountID, c.Key, c.RequestID, c.Fingerprint, c.LockedUntil, c.Now)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: claim idempotency key: %w", err)
@@ -158,14 +160,15 @@ func (r *postgresRequest) Abort() error {
 	return r.finish(func(ctx context.Context) error { return r.fail(ctx, nil) })
 }
 
-// finish ends the request with last, within a bound of its own.
-func (r *postgresRequest) finish(last func(ctx context.Context) error) error {
+// finish ends the request with last, within the store's timeout, as a
+// call of its own.
+func (r *postgresRequest) finish(last func(ctx context.Context) error) (err error) {
 	if r.ended {
 		return errors.New("postgres: idempotent request already ended")
 	}
 	r.ended = true
-	ctx, cancel := context.WithTimeout(r.ctx, postgresEndTimeout)
-	defer cancel()
+	ctx, call := bound(r.ctx, r.s.timeout)
+	defer call.end(&err)
 	return last(ctx)
 }
 
@@ -198,7 +201,9 @@ func (r *postgresRequest) fail(ctx context.Context, cause error) error {
 
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore. A negative
 // limit deletes every expired record, as SQLite's LIMIT does.
-func (s *PostgresStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (int, error) {
+func (s *PostgresStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (_ int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	var lim *int64 // NULL: LIMIT ALL
 	if limit >= 0 {
 		l := int64(limit)

@@ -96,7 +96,13 @@ func qualified(alias, cols string) string {
 }
 
 // EnqueueDeliveries implements sentstub.DeliveryStore, in one statement.
-func (s *PostgresStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) error {
+func (s *PostgresStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.enqueueDeliveriesWithin(ctx, ds)
+}
+
+func (s *PostgresStore) enqueueDeliveriesWithin(ctx context.Context, ds []*sentstub.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -133,7 +139,13 @@ func (s *PostgresStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.De
 }
 
 // ClaimDeliveries implements sentstub.DeliveryStore, in one statement.
-func (s *PostgresStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) ([]sentstub.Claimed, error) {
+func (s *PostgresStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) (claimed []sentstub.Claimed, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.claimDeliveriesWithin(ctx, now, until, limit)
+}
+
+func (s *PostgresStore) claimDeliveriesWithin(ctx context.Context, now, until time.Time, limit int) ([]sentstub.Claimed, error) {
 	claimed := []sentstub.Claimed{}
 	if limit <= 0 {
 		return claimed, nil
@@ -172,7 +184,13 @@ func (s *PostgresStore) ClaimDeliveries(ctx context.Context, now, until time.Tim
 // then the delivery (see the locks above), and returns ECONFLICT or
 // ENOTFOUND before it writes anything: inside an idempotent request's
 // transaction a failure leaves no write of its own behind.
-func (s *PostgresStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) error {
+func (s *PostgresStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.finishDeliveryWithin(ctx, id, lease, record)
+}
+
+func (s *PostgresStore) finishDeliveryWithin(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		w, err := scanPostgresWebhook(tx.QueryRow(ctx, postgresLockDeliveryWebhook, id))
 		if sentstub.ErrorCode(err) == sentstub.ENOTFOUND {
@@ -216,7 +234,13 @@ func (s *PostgresStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID,
 }
 
 // ReleaseDeliveries implements sentstub.DeliveryStore.
-func (s *PostgresStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error {
+func (s *PostgresStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.releaseDeliveriesWithin(ctx, lease, ids)
+}
+
+func (s *PostgresStore) releaseDeliveriesWithin(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}

@@ -37,7 +37,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if stores[i], errs[i] = store.OpenPostgres(ctx, url, store.PostgresOptions{MaxConns: 2}); errs[i] != nil {
+			if stores[i], errs[i] = store.OpenPostgres(ctx, url, store.Options{MaxConns: 2}); errs[i] != nil {
 				return
 			}
 			// Every replica loads the fixtures at start too.
@@ -72,7 +72,7 @@ func TestPostgresConcurrentClaimers(t *testing.T) {
 	const replicas = 4
 	stores := make([]*store.PostgresStore, replicas)
 	for i := range stores {
-		st, err := store.OpenPostgres(ctx, url, store.PostgresOptions{MaxConns: 2})
+		st, err := store.OpenPostgres(ctx, url, store.Options{MaxConns: 2})
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)
 		}
@@ -120,7 +120,7 @@ func (r *recorder) Provision(_ context.Context, p *sentstub.Provision) error {
 func TestPostgresReopen(t *testing.T) {
 	url := storetest.MustStartPostgres(t)
 	ctx := context.Background()
-	st, err := store.OpenPostgres(ctx, url, store.PostgresOptions{})
+	st, err := store.OpenPostgres(ctx, url, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestPostgresReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err = store.OpenPostgres(ctx, url, store.PostgresOptions{MaxConns: 1, ConnectTimeout: 5 * time.Second, StatementTimeout: 5 * time.Second})
+	st, err = store.OpenPostgres(ctx, url, store.Options{MaxConns: 1, ConnectTimeout: 5 * time.Second, StatementTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -157,10 +157,10 @@ func TestPostgresPingAndOpenErrors(t *testing.T) {
 	// A port nobody listens on.
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := store.OpenPostgres(ctx, "postgres://u:secret@127.0.0.1:1/x?sslmode=disable", store.PostgresOptions{ConnectTimeout: time.Second}); err == nil {
+	if _, err := store.OpenPostgres(ctx, "postgres://u:secret@127.0.0.1:1/x?sslmode=disable", store.Options{ConnectTimeout: time.Second}); err == nil {
 		t.Error("OpenPostgres of an unreachable server succeeded")
 	}
-	if _, err := store.OpenPostgres(ctx, "postgres://h/db", store.PostgresOptions{MaxConns: -1}); err == nil {
+	if _, err := store.OpenPostgres(ctx, "postgres://h/db", store.Options{MaxConns: -1}); err == nil {
 		t.Error("OpenPostgres with negative MaxConns succeeded")
 	}
 }
@@ -179,7 +179,7 @@ func TestOpenSelectsStore(t *testing.T) {
 			t.Errorf("IsPostgresDSN(%q) = %v, want %v", dsn, got, want)
 		}
 	}
-	st, err := store.Open(context.Background(), ":memory:", store.PostgresOptions{})
+	st, err := store.Open(context.Background(), ":memory:", store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestOpenSelectsStore(t *testing.T) {
 	if _, ok := st.(*store.SQLiteStore); !ok {
 		t.Errorf("Open(:memory:) = %T, want *store.SQLiteStore", st)
 	}
-	pg, err := store.Open(context.Background(), storetest.MustStartPostgres(t), store.PostgresOptions{})
+	pg, err := store.Open(context.Background(), storetest.MustStartPostgres(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

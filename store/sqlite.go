@@ -37,9 +37,10 @@ var _ sentstub.Store = (*SQLiteStore)(nil)
 // has read in memory, written through on every change: a toggle is then
 // one UPDATE, and reads need no query at all.
 type SQLiteStore struct {
-	db   *sql.DB
-	conn *sql.Conn     // the one connection
-	sem  chan struct{} // held while conn is in use; a channel so waiting honours ctx
+	db      *sql.DB
+	conn    *sql.Conn     // the one connection
+	sem     chan struct{} // held while conn is in use; a channel so waiting honours ctx
+	timeout time.Duration // of every call, waiting for conn included; see bound
 
 	begin, commit, rollback             *sql.Stmt
 	savepoint, releaseSP, rollbackSP    *sql.Stmt
@@ -60,14 +61,18 @@ type SQLiteStore struct {
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
 	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
-	answers  map[int64]answerRef             // guarded by sem; see sqlite_idempotency.go
+	answers  map[answerKey]answerRef         // guarded by sem; see sqlite_idempotency.go
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
 // private in-memory database for ":memory:", and applies the migrations.
-func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+// Of opts, only Timeout applies.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.Timeout < 0 {
+		return nil, fmt.Errorf("sqlite: negative timeout %v", opts.Timeout)
 	}
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
@@ -77,8 +82,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}, answers: map[int64]answerRef{}}
+	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
+		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -431,8 +436,11 @@ func (s *SQLiteStore) Close() error {
 	return errors.Join(append(errs, s.db.Close())...)
 }
 
-// Ping reports whether the database answers a query.
-func (s *SQLiteStore) Ping(ctx context.Context) error {
+// Ping reports whether the database answers a query within the store's
+// timeout.
+func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.withConn(ctx, func() error {
 		var one int
 		if err := s.conn.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
@@ -444,6 +452,8 @@ func (s *SQLiteStore) Ping(ctx context.Context) error {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
 		return err
@@ -453,6 +463,8 @@ func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) 
 
 // FindAccount implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
 		return err
@@ -475,6 +487,8 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 
 // FindWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		w, err = s.webhook(ctx, owner, id)
 		return err
@@ -521,9 +535,10 @@ func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.
 // UpdateWebhook implements sentstub.WebhookStore. Holding the only
 // connection makes the read, update and write one atomic step; the write is
 // a single UPDATE, so it needs no explicit transaction of its own.
-func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
-	var w *sentstub.Webhook
-	err := s.write(ctx, func(r *sqliteRequest) error {
+func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	err = s.write(ctx, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
 			return err
@@ -546,7 +561,13 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 }
 
 // CreateWebhook implements sentstub.WebhookStore.
-func (s *SQLiteStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) error {
+func (s *SQLiteStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.createWebhookWithin(ctx, w)
+}
+
+func (s *SQLiteStore) createWebhookWithin(ctx context.Context, w *sentstub.Webhook) error {
 	args, err := sqliteWebhookArgs(w)
 	if err != nil {
 		return err
@@ -566,7 +587,13 @@ func (s *SQLiteStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) er
 // DeleteWebhook implements sentstub.WebhookStore. The delivery log goes
 // with the webhook, by the foreign key's ON DELETE CASCADE, in the same
 // statement.
-func (s *SQLiteStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) error {
+func (s *SQLiteStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.deleteWebhookWithin(ctx, owner, id)
+}
+
+func (s *SQLiteStore) deleteWebhookWithin(ctx context.Context, owner, id uuid.UUID) error {
 	return s.write(ctx, func(r *sqliteRequest) error {
 		res, err := s.deleteWebhook.ExecContext(ctx, id.String(), owner.String())
 		if err != nil {
@@ -588,6 +615,12 @@ func (s *SQLiteStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) er
 // the cache, which holds only the webhooks read so far; what it returns is
 // the caller's.
 func (s *SQLiteStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) (page []*sentstub.Webhook, total int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.listWebhooksWithin(ctx, owner, f)
+}
+
+func (s *SQLiteStore) listWebhooksWithin(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) (page []*sentstub.Webhook, total int, err error) {
 	if err := checkPage(f.Offset, f.Limit); err != nil {
 		return nil, 0, err
 	}
@@ -704,7 +737,9 @@ func scanSQLiteWebhook(row scanner, extra ...any) (*sentstub.Webhook, error) {
 }
 
 // Provision implements sentstub.Store.
-func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) error {
+func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	return s.inTx(ctx, func() error { return s.provision(ctx, p) })
 }
 
@@ -760,7 +795,13 @@ func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) erro
 // idempotency_answers has no index on account_id (see its migration), so
 // the delete scans the table: a reset is rare, and storing an answer, which
 // is not, stays an append.
-func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
+func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.resetAccountWithin(ctx, account, webhooks)
+}
+
+func (s *SQLiteStore) resetAccountWithin(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
 	args := make([][]any, len(webhooks))
 	for i := range webhooks {
 		w := &webhooks[i]
@@ -785,8 +826,8 @@ func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webho
 				return
 			}
 			for _, a := range deleted.answers {
-				if s.answers[a.slot].id == a.id {
-					delete(s.answers, a.slot)
+				if s.answers[a.key].id == a.id {
+					delete(s.answers, a.key)
 				}
 			}
 		}, nil
@@ -794,9 +835,15 @@ func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webho
 }
 
 // resetDeleted is what a reset deleted.
+// deletedAnswer is a stored answer a reset deleted: its row and its index key.
+type deletedAnswer struct {
+	id  int64
+	key answerKey
+}
+
 type resetDeleted struct {
 	webhooks []uuid.UUID
-	answers  []struct{ id, slot int64 }
+	answers  []deletedAnswer
 }
 
 func (s *SQLiteStore) resetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook, args [][]any) (deleted resetDeleted, err error) {
@@ -826,11 +873,15 @@ func (s *SQLiteStore) resetAccount(ctx context.Context, account uuid.UUID, webho
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a struct{ id, slot int64 }
-		if err := rows.Scan(&a.id, &a.slot); err != nil {
+		var (
+			id    int64
+			owner uuid.UUID
+			key   string
+		)
+		if err := rows.Scan(&id, &owner, &key); err != nil {
 			return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
 		}
-		deleted.answers = append(deleted.answers, a)
+		deleted.answers = append(deleted.answers, deletedAnswer{id: id, key: answerKeyOf(owner, key)})
 	}
 	if err := rows.Err(); err != nil {
 		return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)

@@ -29,7 +29,13 @@ const (
 )
 
 // CreateDelivery implements sentstub.DeliveryStore.
-func (s *SQLiteStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) error {
+func (s *SQLiteStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.createDeliveryWithin(ctx, d)
+}
+
+func (s *SQLiteStore) createDeliveryWithin(ctx context.Context, d *sentstub.Delivery) error {
 	return s.write(ctx, func(*sqliteRequest) error { return s.insert(ctx, d) })
 }
 
@@ -49,6 +55,12 @@ func (s *SQLiteStore) insert(ctx context.Context, d *sentstub.Delivery) error {
 
 // ListDeliveries implements sentstub.DeliveryStore.
 func (s *SQLiteStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) (page []*sentstub.Delivery, total int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.listDeliveriesWithin(ctx, owner, id, f)
+}
+
+func (s *SQLiteStore) listDeliveriesWithin(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) (page []*sentstub.Delivery, total int, err error) {
 	if err := checkPage(f.Offset, f.Limit); err != nil {
 		return nil, 0, err
 	}

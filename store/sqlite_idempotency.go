@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -20,14 +21,16 @@ import (
 //     persisted claim would keep: either way the key runs again when
 //     retried, here at once rather than after the lock timeout.
 //   - Stored answers are appended to idempotency_answers; an in-memory
-//     index maps each (account, key) slot to its newest row and expiry,
-//     and is rebuilt from the table at start. A claim of a fresh key reads
-//     nothing from the database, and storing its answer is one append.
+//     index maps the SHA-256 of each (account, key) to its newest row and
+//     expiry, and is rebuilt from the table at start. A claim of a fresh key
+//     reads nothing from the database, and storing its answer is one append.
 //
-// The index costs about 50 bytes per live answer (50 MB for a million). Two
-// keys whose 64-bit slots collide (about one chance in 10^7 with a million
-// live keys) share an entry: the later one's answer wins, and a retry of
-// the earlier one runs again.
+// The index is keyed by the full hash, never by a shorter one: two keys
+// that shared an entry would share one answer (the later one's, and a
+// retry of the earlier would run again). It costs about 120 bytes per live
+// answer (120 MB for a million). The table's 64-bit slot column, an older
+// index key, is still written, so that an older sentstub can open the file,
+// but is not read.
 
 type sqliteClaim struct {
 	requestID   string
@@ -39,14 +42,23 @@ type claimSlot struct {
 	key     string
 }
 
-// answerRef locates the stored answer of a slot.
+// answerKey is the index key of (account, key): the SHA-256 of the
+// account's 16 bytes and the key's, as stored.
+type answerKey [sha256.Size]byte
+
+func answerKeyOf(account uuid.UUID, key string) answerKey {
+	var buf [16 + 255]byte // room for the longest key the API accepts
+	return sha256.Sum256(append(append(buf[:0], account[:]...), key...))
+}
+
+// answerRef locates the stored answer of a key.
 type answerRef struct {
 	id      int64
 	expires int64 // microseconds since the epoch
 }
 
 const (
-	sqliteLoadAnswers = `SELECT id, slot, expires_at FROM idempotency_answers ORDER BY id`
+	sqliteLoadAnswers = `SELECT id, account_id, key, expires_at FROM idempotency_answers ORDER BY id`
 	sqliteFindAnswer  = `SELECT account_id, key, request_id, fingerprint, expires_at, stored_at, status, headers, body
 		FROM idempotency_answers WHERE id = ?`
 	sqliteStoreAnswer = `INSERT INTO idempotency_answers
@@ -54,13 +66,14 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// Oldest first: answers are appended in the order they are stored.
 	sqliteSweepAnswers = `DELETE FROM idempotency_answers WHERE id IN
-		(SELECT id FROM idempotency_answers ORDER BY id LIMIT ?) AND expires_at <= ? RETURNING id, slot`
+		(SELECT id FROM idempotency_answers ORDER BY id LIMIT ?) AND expires_at <= ? RETURNING id, account_id, key`
 	// ResetAccount's: every answer the account stored, whatever its key.
-	sqliteDeleteAccountAnswers = `DELETE FROM idempotency_answers WHERE account_id = ? RETURNING id, slot`
+	sqliteDeleteAccountAnswers = `DELETE FROM idempotency_answers WHERE account_id = ? RETURNING id, account_id, key`
 )
 
-// slotOf is the index key of (account, key): FNV-1a, 64 bits, as stored.
-func slotOf(account uuid.UUID, key string) int64 {
+// slotOf is the slot column of (account, key): FNV-1a, 64 bits. (A var,
+// so that a test can make slots collide.)
+var slotOf = func(account uuid.UUID, key string) int64 {
 	h := fnv.New64a()
 	h.Write(account[:])
 	h.Write([]byte(key))
@@ -77,12 +90,15 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var ref answerRef
-		var slot int64
-		if err := rows.Scan(&ref.id, &slot, &ref.expires); err != nil {
+		var (
+			ref     answerRef
+			account uuid.UUID
+			key     string
+		)
+		if err := rows.Scan(&ref.id, &account, &key, &ref.expires); err != nil {
 			return fmt.Errorf("sqlite: load idempotency index: %w", err)
 		}
-		s.answers[slot] = ref
+		s.answers[answerKeyOf(account, key)] = ref
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: load idempotency index: %w", err)
@@ -92,12 +108,14 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		slot := claimSlot{c.AccountID, c.Key}
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
 			return nil // in flight
 		}
-		if ref, ok := s.answers[slotOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
+		if ref, ok := s.answers[answerKeyOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
 			if stored, err = scanIdempotentResponse(s.findAnswer.QueryRowContext(ctx, ref.id), c.AccountID, c.Key); err != nil || stored != nil {
 				return err
 			}
@@ -110,7 +128,8 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 }
 
 // scanIdempotentResponse returns the answer in row if it is (account,
-// key)'s, and nil otherwise (gone, or another key of the same slot).
+// key)'s, and nil otherwise (gone). The index found it by the hash of the
+// two; comparing them costs nothing.
 func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sentstub.IdempotentResponse, error) {
 	var (
 		r                 sentstub.IdempotentResponse
@@ -180,8 +199,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if !r.holdsClaim() {
 			return r.commit()
 		}
-		index := slotOf(r.slot.account, r.slot.key)
-		res, err := r.s.storeAnswer.ExecContext(r.ctx, index, r.slot.account.String(), r.slot.key, resp.RequestID,
+		res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.slot.account, r.slot.key), r.slot.account.String(), r.slot.key, resp.RequestID,
 			resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
 		if err != nil {
 			return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
@@ -193,7 +211,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if err := r.commit(); err != nil {
 			return err
 		}
-		r.s.answers[index] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
+		r.s.answers[answerKeyOf(r.slot.account, r.slot.key)] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
 		stored = true
 		return nil
 	})
@@ -207,14 +225,19 @@ func (r *sqliteRequest) Release() error { return r.finish(r.commit) }
 func (r *sqliteRequest) Abort() error { return r.finish(r.rollback) }
 
 // finish ends the request with last, holding the connection, then frees
-// the request's claim if it still holds it.
-func (r *sqliteRequest) finish(last func() error) error {
+// the request's claim if it still holds it. The wait for the connection,
+// when no write took it, is bounded as a call of its own: if it times out,
+// the claim is left to expire at its lock timeout.
+func (r *sqliteRequest) finish(last func() error) (err error) {
 	if r.ended {
 		return errors.New("sqlite: idempotent request already ended")
 	}
 	r.ended = true
 	if !r.inTx { // no write took the connection
-		if err := r.s.lock(r.ctx); err != nil {
+		ctx, call := bound(r.ctx, r.s.timeout)
+		err = r.s.lock(ctx)
+		call.end(&err)
+		if err != nil {
 			return err
 		}
 	}
@@ -270,6 +293,8 @@ func (r *sqliteRequest) rollback() error {
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
 // claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		for slot, held := range s.claims {
 			if deleted == limit {
@@ -289,12 +314,16 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id, slot int64
-			if err := rows.Scan(&id, &slot); err != nil {
+			var (
+				id      int64
+				account uuid.UUID
+				key     string
+			)
+			if err := rows.Scan(&id, &account, &key); err != nil {
 				return fmt.Errorf("sqlite: sweep idempotent answers: %w", err)
 			}
-			if s.answers[slot].id == id {
-				delete(s.answers, slot)
+			if k := answerKeyOf(account, key); s.answers[k].id == id {
+				delete(s.answers, k)
 			}
 			deleted++
 		}

@@ -40,7 +40,13 @@ const (
 )
 
 // EnqueueDeliveries implements sentstub.DeliveryStore.
-func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) error {
+func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.enqueueDeliveriesWithin(ctx, ds)
+}
+
+func (s *SQLiteStore) enqueueDeliveriesWithin(ctx context.Context, ds []*sentstub.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -56,7 +62,13 @@ func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Deli
 
 // ClaimDeliveries implements sentstub.DeliveryStore. The webhooks come from
 // the cache, which the claim fills as a read would.
-func (s *SQLiteStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) ([]sentstub.Claimed, error) {
+func (s *SQLiteStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) (claimed []sentstub.Claimed, err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.claimDeliveriesWithin(ctx, now, until, limit)
+}
+
+func (s *SQLiteStore) claimDeliveriesWithin(ctx context.Context, now, until time.Time, limit int) ([]sentstub.Claimed, error) {
 	claimed := []sentstub.Claimed{}
 	if limit <= 0 {
 		return claimed, nil
@@ -116,7 +128,13 @@ func (s *SQLiteStore) claim(ctx context.Context, lease uuid.UUID, now, until tim
 // connection locks the delivery and its webhook together; the webhook is
 // the cache's, saved the way UpdateWebhook saves it, and the cache takes
 // the saved webhook once the transaction is kept.
-func (s *SQLiteStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) error {
+func (s *SQLiteStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.finishDeliveryWithin(ctx, id, lease, record)
+}
+
+func (s *SQLiteStore) finishDeliveryWithin(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) error {
 	return s.atomic(ctx, func() (func(*sqliteRequest), error) {
 		var held sql.Null[uuid.UUID]
 		d, err := scanSQLiteDelivery(s.findLeasedDelivery.QueryRowContext(ctx, id.String()), &held)
@@ -155,7 +173,13 @@ func (s *SQLiteStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, r
 }
 
 // ReleaseDeliveries implements sentstub.DeliveryStore.
-func (s *SQLiteStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error {
+func (s *SQLiteStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) (err error) {
+	ctx, call := bound(ctx, s.timeout)
+	defer call.end(&err)
+	return s.releaseDeliveriesWithin(ctx, lease, ids)
+}
+
+func (s *SQLiteStore) releaseDeliveriesWithin(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}

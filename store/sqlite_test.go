@@ -28,7 +28,7 @@ func TestSQLiteMemoryConformance(t *testing.T) {
 func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "reopen.db")
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestSQLiteCrashInsideRequest(t *testing.T) {
 	acme, id := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.OrderWebhookID)
 	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
 	if path := os.Getenv(crashDBEnv); path != "" {
-		st, err := store.OpenSQLite(ctx, path)
+		st, err := store.OpenSQLite(ctx, path, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestSQLiteCrashInsideRequest(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "crash.db")
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,4 +168,52 @@ func TestSQLiteCrashInsideRequest(t *testing.T) {
 		RequestID: "req_retry", Now: t0, LockedUntil: t0.Add(time.Minute)}); err != nil || !claimed || stored != nil {
 		t.Errorf("after the crash, a retry claims %v, replays %+v, %v; want it to run", claimed, stored, err)
 	}
+}
+
+// Stored answers are found by the full hash of (account, key): two keys
+// whose short slot (the table's 64-bit column) is the same each get their
+// own answer, after a restart too, and sweeping one keeps the other.
+func TestSQLiteAnswersOfCollidingSlots(t *testing.T) {
+	defer store.SetSlotOf(func(uuid.UUID, string) int64 { return 42 })()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "collide.db")
+	st, err := store.OpenSQLite(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := uuid.New()
+	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+	for i, key := range []string{"first", "second"} {
+		c := sentstub.IdempotencyClaim{AccountID: account, Key: key, RequestID: "req_" + key, Now: t0, LockedUntil: t0.Add(time.Minute)}
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, c); err != nil || !claimed {
+			t.Fatalf("claim %s: %v, %v", key, claimed, err)
+		}
+		_, run := st.BeginIdempotentRequest(ctx, account, key, c.RequestID)
+		// The first answer expires after an hour, the second after a day.
+		if ok, err := run.Complete(&sentstub.IdempotentResponse{RequestID: c.RequestID, Status: 200, Body: []byte(key),
+			StoredAt: t0, ExpiresAt: t0.Add(time.Duration(1+23*i) * time.Hour)}); err != nil || !ok {
+			t.Fatalf("complete %s: %v, %v", key, ok, err)
+		}
+	}
+	replays := func(st *store.SQLiteStore, now time.Time, keys ...string) {
+		t.Helper()
+		for _, key := range keys {
+			stored, _, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: account, Key: key,
+				RequestID: "req_again", Now: now, LockedUntil: now.Add(time.Minute)})
+			if err != nil || stored == nil || string(stored.Body) != key {
+				t.Errorf("key %q: stored answer %+v, %v; want its own", key, stored, err)
+			}
+		}
+	}
+	replays(st, t0.Add(time.Minute), "first", "second")
+	st.Close()
+	if st, err = store.OpenSQLite(ctx, path, store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	replays(st, t0.Add(time.Minute), "first", "second")
+	if n, err := st.SweepIdempotencyKeys(ctx, t0.Add(2*time.Hour), 10); err != nil || n != 1 {
+		t.Errorf("sweep after two hours: %d, %v; want the first answer deleted", n, err)
+	}
+	replays(st, t0.Add(2*time.Hour), "second")
 }

@@ -167,7 +167,7 @@ func TestHelp(t *testing.T) {
 		flags [][3]string // flag, variable, default
 	}{
 		{"Server", [][3]string{{"addr", "SENTSTUB_ADDR", "127.0.0.1:8080"}, {"fixtures", "SENTSTUB_FIXTURES", "the demo fixture"}}},
-		{"Database", [][3]string{{"db", "SENTSTUB_DB", "sentstub.db"}, {"db-max-conns", "SENTSTUB_DB_MAX_CONNS", "0"},
+		{"Database", [][3]string{{"db", "SENTSTUB_DB", "sentstub.db"}, {"db-timeout", "SENTSTUB_DB_TIMEOUT", "5s"}, {"db-max-conns", "SENTSTUB_DB_MAX_CONNS", "0"},
 			{"db-connect-timeout", "SENTSTUB_DB_CONNECT_TIMEOUT", "10s"}, {"db-statement-timeout", "SENTSTUB_DB_STATEMENT_TIMEOUT", "10s"}}},
 		{"Idempotency", [][3]string{{"idempotency-wait", "SENTSTUB_IDEMPOTENCY_WAIT", "5s"},
 			{"idempotency-lock-timeout", "SENTSTUB_IDEMPOTENCY_LOCK_TIMEOUT", "30s"}}},

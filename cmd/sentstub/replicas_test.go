@@ -132,7 +132,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		}
 
 		// The database agrees: flipped once, by the request that answered.
-		st, err := store.OpenPostgres(context.Background(), dbURL, store.PostgresOptions{MaxConns: 1})
+		st, err := store.OpenPostgres(context.Background(), dbURL, store.Options{MaxConns: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -80,28 +80,35 @@ func MustStartPostgres(tb testing.TB) string {
 	if srv == nil {
 		tb.Fatal("MustStartPostgres: the PostgreSQL server was stopped (StopPostgres) before this test")
 	}
+	return srv.newDatabase(tb)
+}
+
+// newDatabase creates a database on s for tb, dropped when tb ends, and
+// returns its URL.
+func (s *pgServer) newDatabase(tb testing.TB) string {
+	tb.Helper()
 	name := fmt.Sprintf("%s_%d", dbNamePart(tb.Name()), pgSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.admin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if err := s.admin(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		tb.Fatalf("create database %s: %v", name, err)
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		// FORCE: a store the test did not close must not keep it alive.
-		if err := srv.admin(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		if err := s.admin(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			tb.Logf("drop database %s: %v", name, err)
 		}
 	})
-	return srv.url(name)
+	return s.url(name)
 }
 
 // MustOpenPostgres opens a PostgresStore on a new database of the test
 // server (see MustStartPostgres), closed when the test ends.
 func MustOpenPostgres(tb testing.TB) *store.PostgresStore {
 	tb.Helper()
-	st, err := store.OpenPostgres(context.Background(), MustStartPostgres(tb), store.PostgresOptions{})
+	st, err := store.OpenPostgres(context.Background(), MustStartPostgres(tb), store.Options{})
 	if err != nil {
 		tb.Fatalf("open postgres store: %v", err)
 	}
@@ -132,14 +139,22 @@ func dbNamePart(test string) string {
 	return "t_" + s
 }
 
-// pgServer is a running postmaster that the test binary owns.
+// pgServer is a cluster in a directory of the test binary's, and the
+// postmaster serving it.
 type pgServer struct {
 	dir      string // data/, the socket and postgres.log
 	port     int
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the postmaster has exited
-	exitErr  error         // how it exited, once exited is closed
+	bin      string     // the directory of postgres
+	runAs    *user.User // nil: the test binary's user
+	pm       *postmaster
 	stopOnce sync.Once
+}
+
+// postmaster is a running postgres process.
+type postmaster struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when it has exited
+	exitErr error         // how it exited, once exited is closed
 }
 
 func (s *pgServer) url(db string) string {
@@ -159,19 +174,34 @@ func (s *pgServer) admin(ctx context.Context, sql string) error {
 	return err
 }
 
+// stop stops the server and deletes its files.
 func (s *pgServer) stop() {
 	s.stopOnce.Do(func() {
-		if s.cmd != nil && s.cmd.Process != nil {
-			immediateShutdown(s.cmd.Process)
-			select {
-			case <-s.exited:
-			case <-time.After(10 * time.Second):
-				s.cmd.Process.Kill()
-				<-s.exited
-			}
-		}
+		s.halt(false)
 		os.RemoveAll(s.dir)
 	})
+}
+
+// halt stops the postmaster, if it runs, as `pg_ctl stop -m immediate`
+// does (or `-m fast`, which first ends every session and writes a
+// checkpoint, when fast), and keeps the files: start serves them again.
+func (s *pgServer) halt(fast bool) {
+	pm := s.pm
+	s.pm = nil
+	if pm == nil {
+		return
+	}
+	if fast {
+		fastShutdown(pm.cmd.Process)
+	} else {
+		immediateShutdown(pm.cmd.Process)
+	}
+	select {
+	case <-pm.exited:
+	case <-time.After(10 * time.Second):
+		pm.cmd.Process.Kill()
+		<-pm.exited
+	}
 }
 
 // startPostgres is MustStartPostgres's once: it sets pg, pgErr or pgAbsent.
@@ -255,7 +285,7 @@ func launchPostgres(bin string, runAs *user.User) (_ *pgServer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &pgServer{dir: dir, exited: make(chan struct{})}
+	srv := &pgServer{dir: dir, bin: bin, runAs: runAs}
 	defer func() {
 		if err != nil {
 			srv.stop()
@@ -273,67 +303,73 @@ func launchPostgres(bin string, runAs *user.User) (_ *pgServer, err error) {
 			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
 	initdb.Dir, initdb.Env, initdb.SysProcAttr = dir, childEnv(), attr
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-
 	if srv.port, err = testutil.FreePort(); err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
+	return srv, srv.start()
+}
+
+// start starts the postmaster on the server's directory and port, and
+// returns once it accepts connections.
+func (s *pgServer) start() error {
+	logPath := filepath.Join(s.dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logFile.Close() // the child has its own copy
-	srv.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(srv.port), "-k", dir,
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-p", strconv.Itoa(s.port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "log_min_messages=warning")
-	srv.cmd.Dir, srv.cmd.Env, srv.cmd.Stdout, srv.cmd.Stderr = dir, childEnv(), logFile, logFile
-	if srv.cmd.SysProcAttr, err = childAttr(runAs); err != nil {
-		return nil, err
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = s.dir, childEnv(), logFile, logFile
+	if cmd.SysProcAttr, err = childAttr(s.runAs); err != nil {
+		return err
 	}
-	setParentDeathSignal(srv.cmd.SysProcAttr)
+	setParentDeathSignal(cmd.SysProcAttr)
+	pm := &postmaster{cmd: cmd, exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		// The parent-death signal follows the thread that forked, not the
 		// process: fork from a thread of our own that lives until the
 		// postmaster exits.
 		runtime.LockOSThread()
-		if err := srv.cmd.Start(); err != nil {
+		if err := cmd.Start(); err != nil {
 			started <- err
-			close(srv.exited)
+			close(pm.exited)
 			return
 		}
 		started <- nil
-		srv.exitErr = srv.cmd.Wait()
-		close(srv.exited)
+		pm.exitErr = cmd.Wait()
+		close(pm.exited)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("start postgres: %w", err)
+		return fmt.Errorf("start postgres: %w", err)
 	}
+	s.pm = pm
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		pingErr := srv.admin(ctx, "SELECT 1")
+		pingErr := s.admin(ctx, "SELECT 1")
 		cancel()
 		if pingErr == nil {
-			return srv, nil
+			return nil
 		}
 		select {
-		case <-srv.exited:
+		case <-pm.exited:
 			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres exited (%v):\n%s", srv.exitErr, out)
+			return fmt.Errorf("postgres exited (%v):\n%s", pm.exitErr, out)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres did not accept connections within 30s (%v):\n%s", pingErr, out)
+			return fmt.Errorf("postgres did not accept connections within 30s (%v):\n%s", pingErr, out)
 		}
 	}
 }
@@ -375,4 +411,112 @@ func KillWithTestBinary(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	setParentDeathSignal(cmd.SysProcAttr)
+}
+
+// errFreezeUnsupported: freeze needs to find a process's children.
+var errFreezeUnsupported = errors.New("freezing PostgreSQL's processes is supported on Linux only")
+
+// PostgresServer is a PostgreSQL server that one test has to itself, to
+// make it hang or go away without disturbing the tests that share the
+// server of MustStartPostgres.
+type PostgresServer struct {
+	srv    *pgServer
+	frozen []int // the processes Freeze stopped
+}
+
+// MustStartPostgresServer starts a PostgreSQL server for tb alone, as
+// MustStartPostgres starts the shared one (and skipped or failed the same
+// way without PostgreSQL), stopped and deleted when tb ends.
+func MustStartPostgresServer(tb testing.TB) *PostgresServer {
+	tb.Helper()
+	bin, err := findPostgresBin()
+	if err != nil {
+		if os.Getenv(RequirePostgresEnv) == "1" {
+			tb.Fatalf("%s=1 but %s (%s)", RequirePostgresEnv, postgresMissing, err)
+		}
+		tb.Skipf("%s (%s)", postgresMissing, err)
+	}
+	var runAs *user.User
+	if os.Geteuid() == 0 {
+		if runAs, err = user.Lookup("postgres"); err != nil {
+			tb.Fatalf("running as root, and PostgreSQL refuses to: no postgres user to run it as: %v", err)
+		}
+	}
+	var srv *pgServer
+	for range 3 { // another process may take the free port first
+		if srv, err = launchPostgres(bin, runAs); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		tb.Fatalf("start PostgreSQL: %v", err)
+	}
+	p := &PostgresServer{srv: srv}
+	tb.Cleanup(func() {
+		thaw(p.frozen)
+		srv.stop()
+	})
+	return p
+}
+
+// Database creates a database for tb, dropped when tb ends, and returns
+// its URL. The server must be running.
+func (p *PostgresServer) Database(tb testing.TB) string {
+	tb.Helper()
+	return p.srv.newDatabase(tb)
+}
+
+// Freeze stops every process of the server (the postmaster and each
+// backend) with SIGSTOP, as a machine that hangs or a network path that
+// black-holes would: connections stay open, new ones are accepted by the
+// kernel, and nothing answers.
+func (p *PostgresServer) Freeze(tb testing.TB) {
+	tb.Helper()
+	if p.srv.pm == nil {
+		tb.Fatal("Freeze: the server is not running")
+	}
+	if p.frozen != nil {
+		tb.Fatal("Freeze: the server is frozen already")
+	}
+	pids, err := freeze(p.srv.pm.cmd.Process.Pid)
+	p.frozen = pids
+	if errors.Is(err, errFreezeUnsupported) {
+		tb.Skip(err)
+	}
+	if err != nil {
+		tb.Fatalf("Freeze: %v", err)
+	}
+}
+
+// Thaw resumes the processes Freeze stopped: each carries on from where it
+// was, with whatever its clients sent meanwhile.
+func (p *PostgresServer) Thaw(tb testing.TB) {
+	tb.Helper()
+	if err := thaw(p.frozen); err != nil {
+		tb.Fatalf("Thaw: %v", err)
+	}
+	p.frozen = nil
+}
+
+// Stop shuts the server down, as `pg_ctl stop` does: every session is
+// ended, and new connections are refused. Start serves the same databases
+// again, on the same port.
+func (p *PostgresServer) Stop(tb testing.TB) {
+	tb.Helper()
+	if p.frozen != nil {
+		tb.Fatal("Stop: the server is frozen")
+	}
+	p.srv.halt(true)
+}
+
+// Start starts a server that Stop stopped, and returns once it accepts
+// connections.
+func (p *PostgresServer) Start(tb testing.TB) {
+	tb.Helper()
+	if p.srv.pm != nil {
+		tb.Fatal("Start: the server is running")
+	}
+	if err := p.srv.start(); err != nil {
+		tb.Fatalf("Start: %v", err)
+	}
 }

@@ -30,6 +30,17 @@ func immediateShutdown(p *os.Process) {
 	}
 }
 
+// fastShutdown is `pg_ctl stop -m fast`: SIGINT to the postmaster.
+func fastShutdown(p *os.Process) {
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		p.Kill()
+	}
+}
+
 // reapStaleServers does nothing: without parent-death signals, the
 // server of a dead test binary may still be running in its directory.
 func reapStaleServers() {}
+
+func freeze(int) ([]int, error) { return nil, errFreezeUnsupported }
+
+func thaw([]int) error { return nil }

@@ -40,7 +40,7 @@ func MustOpenSQLite(tb testing.TB) *store.SQLiteStore {
 // closed when the test ends.
 func MustOpenSQLitePath(tb testing.TB, path string) *store.SQLiteStore {
 	tb.Helper()
-	st, err := store.OpenSQLite(context.Background(), path)
+	st, err := store.OpenSQLite(context.Background(), path, store.Options{})
 	if err != nil {
 		tb.Fatalf("open sqlite store: %v", err)
 	}
