@@ -111,7 +111,9 @@ func (w *Webhook) Touch(now time.Time) {
 	w.UpdatedAt = &updated
 }
 
-// Clone returns a deep copy of w.
+// Clone returns a copy of w whose slices and maps are its own. The
+// timestamps' pointers are shared: nothing writes through them, a change
+// of time sets a new pointer.
 func (w *Webhook) Clone() *Webhook {
 	c := *w
 	c.EventTypes = append([]string(nil), w.EventTypes...)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/sentstub/sentstub"
@@ -202,6 +203,9 @@ func (m *Main) Shutdown(ctx context.Context) error {
 	return errors.Join(err, m.store.Close())
 }
 
+// defaultGCPercent is the binary's GOGC unless the environment sets one.
+const defaultGCPercent = 400
+
 // Run is the sentstub command: it parses args, serves until ctx is
 // cancelled (SIGINT or SIGTERM in the binary), then shuts down gracefully.
 // --help and --version write to stdout and return nil; the log goes to
@@ -213,6 +217,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err != nil {
 		return err
+	}
+	// A request allocates a few kilobytes that die with it, and the live
+	// heap is small: collecting at 5x it rather than 2x takes a sixth of
+	// the garbage collector's time off every request (measured under wrk),
+	// for a few megabytes. GOGC, when set, decides instead.
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 	// The access log is on by default; its lines are written by a goroutine
 	// of their own, so that no request waits on stderr.

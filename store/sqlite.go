@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,8 +61,14 @@ type SQLiteStore struct {
 	stmts                               []*sql.Stmt // all of the above, for Close
 
 	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
-	claims   map[claimSlot]sqliteClaim       // guarded by sem; see sqlite_idempotency.go
-	answers  map[answerKey]answerRef         // guarded by sem; see sqlite_idempotency.go
+	// published holds the committed entries of webhooks, for FindWebhook to
+	// read without the connection: it is written by whoever holds the
+	// connection, once what it writes is committed (an idempotent request's
+	// entries at its commit), so no reader sees a write that may yet roll
+	// back. Its values are never modified.
+	published sync.Map                  // uuid.UUID -> *sentstub.Webhook
+	claims    map[claimSlot]sqliteClaim // guarded by sem; see sqlite_idempotency.go
+	answers   map[answerKey]answerRef   // guarded by sem; see sqlite_idempotency.go
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -340,6 +347,20 @@ func (s *SQLiteStore) cache(r *sqliteRequest, w *sentstub.Webhook) {
 	w.CreatedAt = sentstub.Timestamp(w.CreatedAt)
 	w.UpdatedAt = timestampPtr(w.UpdatedAt)
 	s.webhooks[w.ID] = w
+	if r == nil {
+		s.publish(w.ID)
+	}
+}
+
+// publish makes the cache's entry of id, committed, what FindWebhook reads
+// without the connection (or drops it there, when there is none). The
+// caller holds the connection.
+func (s *SQLiteStore) publish(id uuid.UUID) {
+	if w, ok := s.webhooks[id]; ok {
+		s.published.Store(id, w)
+	} else {
+		s.published.Delete(id)
+	}
 }
 
 // uncache drops the webhook id, deleted, from the cache. Inside an
@@ -347,6 +368,9 @@ func (s *SQLiteStore) cache(r *sqliteRequest, w *sentstub.Webhook) {
 func (s *SQLiteStore) uncache(r *sqliteRequest, id uuid.UUID) {
 	s.keep(r, id)
 	delete(s.webhooks, id)
+	if r == nil {
+		s.published.Delete(id)
+	}
 }
 
 // keep records, inside an idempotent request r, the cache entry of id as
@@ -485,8 +509,19 @@ func scanAccount(row *sql.Row) (*sentstub.Account, error) {
 	return &a, nil
 }
 
-// FindWebhook implements sentstub.WebhookStore.
+// FindWebhook implements sentstub.WebhookStore. A webhook read before is
+// answered from the committed cache without waiting for the connection;
+// inside an idempotent request, which must see its own writes, and on a
+// miss, it is read holding the connection.
 func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *sentstub.Webhook, err error) {
+	if s.requestOf(ctx) == nil {
+		if v, ok := s.published.Load(id); ok {
+			if w = v.(*sentstub.Webhook); w.OwnerID != owner {
+				return nil, notFoundWebhook()
+			}
+			return w.Clone(), nil
+		}
+	}
 	ctx, call := bound(ctx, s.timeout)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
@@ -525,10 +560,12 @@ func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.
 	if err != nil {
 		return nil, err
 	}
+	s.webhooks[id] = w
 	if r := s.requestOf(ctx); r != nil && r.inTx {
 		s.keep(r, id)
+	} else {
+		s.published.Store(id, w) // no transaction is open: what was read is committed
 	}
-	s.webhooks[id] = w
 	return w, nil
 }
 

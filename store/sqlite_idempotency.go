@@ -267,6 +267,9 @@ func (r *sqliteRequest) commit() error {
 		return errors.Join(fmt.Errorf("sqlite: commit: %w", err), r.rollback())
 	}
 	r.inTx = false
+	for id := range r.undo { // what the request changed is committed now
+		r.s.publish(id)
+	}
 	return nil
 }
 
