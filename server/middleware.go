@@ -100,7 +100,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if repeated := repeatedHeaders(c.Request(), headerAPIKey); repeated != nil {
 			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed, Details: repeated}
 		}
-		key := c.Request().Header.Get(headerAPIKey)
+		key := headerValue(c.Request(), headerAPIKey)
 		if key == "" {
 			return &sentstub.Error{Code: sentstub.EUNAUTHENTICATED, Message: "User is not authenticated"}
 		}
@@ -150,7 +150,7 @@ func (s *Server) accountByID(ctx context.Context, id uuid.UUID) (*sentstub.Accou
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
-		raw := c.Request().Header.Get(headerProfileID)
+		raw := headerValue(c.Request(), headerProfileID)
 		if r.caller == nil || raw == "" {
 			return next(c)
 		}

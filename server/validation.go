@@ -121,7 +121,7 @@ func (s *Server) checkMethod(c echo.Context) error {
 func repeatedHeaders(req *http.Request, names ...string) map[string][]string {
 	var problems map[string][]string
 	for _, name := range names {
-		if len(req.Header.Values(name)) > 1 {
+		if len(req.Header[canonicalHeader(name)]) > 1 {
 			if problems == nil {
 				problems = map[string][]string{}
 			}
@@ -129,6 +129,28 @@ func repeatedHeaders(req *http.Request, names ...string) map[string][]string {
 		}
 	}
 	return problems
+}
+
+// canonicalHeader is name as net/http keys it, without Header.Get's
+// allocation for a name not written canonically: the API's header names are
+// few and fixed, so each is canonicalized once.
+func canonicalHeader(name string) string {
+	if c, ok := canonicalHeaders.Load(name); ok {
+		return c.(string)
+	}
+	c := http.CanonicalHeaderKey(name)
+	canonicalHeaders.Store(name, c)
+	return c
+}
+
+var canonicalHeaders sync.Map // string -> string
+
+// headerValue is req's first value of the header name, as Header.Get.
+func headerValue(req *http.Request, name string) string {
+	if v := req.Header[canonicalHeader(name)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // isJSONBody reports whether the body of req is to be JSON: its
