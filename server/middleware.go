@@ -48,7 +48,7 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		// Canonical names, written without Set's canonicalization.
 		h[headerRequestID] = []string{r.id}
 		h[canonicalAPIVersion] = apiVersionValue
-		res.Before(func() { h.Set(headerResponseTime, formatMillis(time.Since(r.start))) })
+		res.Before(func() { h[headerResponseTime] = []string{formatMillis(time.Since(r.start))} })
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
