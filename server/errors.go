@@ -32,6 +32,7 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.EMETHOD:            {http.StatusMethodNotAllowed, "VALIDATION_001"},
 	sentstub.ETOOLARGE:          {http.StatusRequestEntityTooLarge, "VALIDATION_001"},
 	sentstub.ECONFLICT:          {http.StatusConflict, "CONFLICT_001"},
+	sentstub.ERATELIMITED:       {http.StatusTooManyRequests, "BUSINESS_002"},
 	sentstub.EUNAVAILABLE:       {http.StatusServiceUnavailable, "SERVICE_001"},
 	sentstub.EINTERNAL:          {http.StatusInternalServerError, "INTERNAL_001"},
 	sentstub.ETIMEOUT:           {http.StatusGatewayTimeout, "INTERNAL_004"},
