@@ -1,11 +1,17 @@
 package server_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/sentstub/sentstub/internal/contract"
+	"github.com/sentstub/sentstub/internal/testutil"
 	"github.com/sentstub/sentstub/server"
 	"github.com/sentstub/sentstub/store/storetest"
 )
@@ -255,6 +261,32 @@ func TestParseRateLimits(t *testing.T) {
 	for _, bad := range []string{"on", "30", "30/s", "30/min,", "30/min,burst=", "0/min", "30/min,burst=0", "-1/min", "30/min,b=3", "2000000/min"} {
 		if l, err := server.ParseRateLimits(bad); err == nil {
 			t.Errorf("ParseRateLimits(%q) = %+v, want an error", bad, l)
+		}
+	}
+}
+
+// The binary's flags reach the server: --rate-limit, --chaos,
+// --chaos-faults and --chaos-seed, and the log says that they are on.
+func TestLimitOptionsReachTheServer(t *testing.T) {
+	opts, err := server.ParseOptions([]string{"--addr", "127.0.0.1:0", "--db", ":memory:", "--rate-limit", "30/min,burst=3",
+		"--chaos", "1", "--chaos-faults", "timeout", "--chaos-seed", "7"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testutil.SyncBuffer{}
+	m, err := server.Start(context.Background(), opts, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, m)
+	e := &env{URL: m.URL(), Client: contract.Client(t)}
+	r := e.acme(t, http.MethodGet, "/v3/webhooks/"+orderID, nil)
+	wantError(t, r, http.StatusGatewayTimeout, "INTERNAL_004", "Timeout waiting for operation")
+	wantQuota(t, r, 30, 2)
+	for _, want := range []string{`msg="rate limits on, per calling account and process" rate_limit="30/min,burst=3"`,
+		`fraction=1 faults=timeout seed=7`, `msg=simulated`, `fault=timeout source=chaos`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs)
 		}
 	}
 }
