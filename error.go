@@ -27,11 +27,21 @@ const (
 	EMETHOD            Code = "method_not_allowed"  // 405 VALIDATION_001
 	ETOOLARGE          Code = "too_large"           // 413 VALIDATION_001
 	ECONFLICT          Code = "conflict"            // 409 CONFLICT_001: idempotent request in flight
+	ERATELIMITED       Code = "rate_limited"        // 429 BUSINESS_002: the caller is over its rate limit
 	EUNAVAILABLE       Code = "unavailable"         // 503 SERVICE_001: idempotency store down
 	EINTERNAL          Code = "internal"            // 500 INTERNAL_001
 	ETIMEOUT           Code = "timeout"             // 504 INTERNAL_004: the database did not answer in time
 	EDBUNAVAILABLE     Code = "db_unavailable"      // 503 INTERNAL_005: the database cannot be reached
 	EREQUESTTIMEOUT    Code = "request_timeout"     // 408 VALIDATION_001: the body did not arrive in time
+)
+
+// The messages of the codes whose message is sent.dm's title, whoever
+// answers them: the server (rate limits, simulated failures) and the
+// stores (a database that failed as a whole).
+const (
+	RateLimitedMessage   = "Rate limit exceeded"             // BUSINESS_002
+	TimeoutMessage       = "Timeout waiting for operation"   // INTERNAL_004
+	DBUnavailableMessage = "Service temporarily unavailable" // INTERNAL_005
 )
 
 // Error is an error the API reports to its caller. Message is shown to the

@@ -31,8 +31,8 @@ type ResponseMeta struct {
 	// fake, with nothing written or sent.
 	Sandbox bool
 	// RateLimit is what the X-RateLimit-* headers say; nil when the answer
-	// has none of them (sentstub does not limit rates, so it never sends
-	// them; api.sent.dm does).
+	// has none of them (api.sent.dm sends them; sentstub only when started
+	// with --rate-limit).
 	RateLimit *RateLimit
 	// RetryAfter is how long the server asked the client to wait before
 	// trying again (retry-after-ms, else Retry-After in seconds or as an

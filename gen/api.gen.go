@@ -114,42 +114,6 @@ func (e WebhookEventDeliveryStatus) Valid() bool {
 	}
 }
 
-// Defines values for SentstubSimulate.
-const (
-	SentstubSimulateIdempotencyUnavailable SentstubSimulate = "idempotency_unavailable"
-	SentstubSimulateInternalError          SentstubSimulate = "internal_error"
-)
-
-// Valid indicates whether the value is a known member of the SentstubSimulate enum.
-func (e SentstubSimulate) Valid() bool {
-	switch e {
-	case SentstubSimulateIdempotencyUnavailable:
-		return true
-	case SentstubSimulateInternalError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ToggleWebhookStatusParamsXSentstubSimulate.
-const (
-	ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable ToggleWebhookStatusParamsXSentstubSimulate = "idempotency_unavailable"
-	ToggleWebhookStatusParamsXSentstubSimulateInternalError          ToggleWebhookStatusParamsXSentstubSimulate = "internal_error"
-)
-
-// Valid indicates whether the value is a known member of the ToggleWebhookStatusParamsXSentstubSimulate enum.
-func (e ToggleWebhookStatusParamsXSentstubSimulate) Valid() bool {
-	switch e {
-	case ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable:
-		return true
-	case ToggleWebhookStatusParamsXSentstubSimulateInternalError:
-		return true
-	default:
-		return false
-	}
-}
-
 // AccountResetResponse defines model for AccountResetResponse.
 type AccountResetResponse struct {
 	Success bool         `json:"success"`
@@ -511,7 +475,7 @@ type Search = string
 type SentstubDelay = string
 
 // SentstubSimulate defines model for SentstubSimulate.
-type SentstubSimulate string
+type SentstubSimulate = string
 
 // WebhookID defines model for WebhookID.
 type WebhookID = openapi_types.UUID
@@ -548,6 +512,9 @@ type NotFound = ErrorResponse
 
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorResponse
+
+// RateLimited defines model for RateLimited.
+type RateLimited = ErrorResponse
 
 // RequestTimeout defines model for RequestTimeout.
 type RequestTimeout = ErrorResponse
@@ -615,6 +582,29 @@ type ListWebhooksParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // CreateWebhookParams defines parameters for CreateWebhook.
@@ -628,6 +618,29 @@ type CreateWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ListWebhookEventTypesParams defines parameters for ListWebhookEventTypes.
@@ -636,6 +649,29 @@ type ListWebhookEventTypesParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // DeleteWebhookParams defines parameters for DeleteWebhook.
@@ -644,6 +680,29 @@ type DeleteWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // RetrieveWebhookParams defines parameters for RetrieveWebhook.
@@ -652,6 +711,29 @@ type RetrieveWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // UpdateWebhookParams defines parameters for UpdateWebhook.
@@ -665,6 +747,29 @@ type UpdateWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ListWebhookEventsParams defines parameters for ListWebhookEvents.
@@ -682,6 +787,29 @@ type ListWebhookEventsParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
@@ -695,6 +823,29 @@ type RotateWebhookSecretParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // TestWebhookParams defines parameters for TestWebhook.
@@ -708,6 +859,29 @@ type TestWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ToggleWebhookStatusParams defines parameters for ToggleWebhookStatus.
@@ -722,21 +896,29 @@ type ToggleWebhookStatusParams struct {
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
 
-	// XSentstubDelay Stub only (api.sent.dm ignores it): the operation takes this long, up
-	// to 30s, so that clients can test timeouts and concurrent requests
-	// with one Idempotency-Key. Milliseconds or seconds: `500ms`, `7s`.
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
 	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
 
-	// XSentstubSimulate Stub only (api.sent.dm ignores it): make the request fail as
-	// production can. `internal_error`: the operation fails, 500
-	// INTERNAL_001. `idempotency_unavailable`: the idempotency store is
-	// down, 503 SERVICE_001, and the operation does not run (only with an
-	// Idempotency-Key).
-	XSentstubSimulate *ToggleWebhookStatusParamsXSentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
-
-// ToggleWebhookStatusParamsXSentstubSimulate defines parameters for ToggleWebhookStatus.
-type ToggleWebhookStatusParamsXSentstubSimulate string
 
 // EmitEventJSONRequestBody defines body for EmitEvent for application/json ContentType.
 type EmitEventJSONRequestBody = EmitEventRequest
@@ -1812,6 +1994,28 @@ func NewListWebhooksRequest(server string, params *ListWebhooksParams) (*http.Re
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -1878,6 +2082,28 @@ func NewCreateWebhookRequestWithBody(server string, params *CreateWebhookParams,
 			req.Header.Set("x-profile-id", headerParam1)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
+		}
+
 	}
 
 	return req, nil
@@ -1918,6 +2144,28 @@ func NewListWebhookEventTypesRequest(server string, params *ListWebhookEventType
 			}
 
 			req.Header.Set("x-profile-id", headerParam0)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
 		}
 
 	}
@@ -1969,6 +2217,28 @@ func NewDeleteWebhookRequest(server string, id WebhookID, params *DeleteWebhookP
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -2016,6 +2286,28 @@ func NewRetrieveWebhookRequest(server string, id WebhookID, params *RetrieveWebh
 			}
 
 			req.Header.Set("x-profile-id", headerParam0)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
 		}
 
 	}
@@ -2089,6 +2381,28 @@ func NewUpdateWebhookRequestWithBody(server string, id WebhookID, params *Update
 			}
 
 			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
 		}
 
 	}
@@ -2183,6 +2497,28 @@ func NewListWebhookEventsRequest(server string, id WebhookID, params *ListWebhoo
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -2256,6 +2592,28 @@ func NewRotateWebhookSecretRequestWithBody(server string, id WebhookID, params *
 			req.Header.Set("x-profile-id", headerParam1)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
+		}
+
 	}
 
 	return req, nil
@@ -2327,6 +2685,28 @@ func NewTestWebhookRequestWithBody(server string, id WebhookID, params *TestWebh
 			}
 
 			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
 		}
 
 	}
@@ -2739,19 +3119,23 @@ type ClientWithResponsesInterface interface {
 
 // EmitEventResponse202Headers the declared response headers of an HTTP 202 response for EmitEvent
 type EmitEventResponse202Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // EmitEventResponse400Headers the declared response headers of an HTTP 400 response for EmitEvent
 type EmitEventResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // EmitEventResponse401Headers the declared response headers of an HTTP 401 response for EmitEvent
@@ -2785,9 +3169,11 @@ type EmitEventResponse408Headers struct {
 
 // EmitEventResponse409Headers the declared response headers of an HTTP 409 response for EmitEvent
 type EmitEventResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // EmitEventResponse413Headers the declared response headers of an HTTP 413 response for EmitEvent
@@ -2799,23 +3185,29 @@ type EmitEventResponse413Headers struct {
 
 // EmitEventResponse500Headers the declared response headers of an HTTP 500 response for EmitEvent
 type EmitEventResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // EmitEventResponse503Headers the declared response headers of an HTTP 503 response for EmitEvent
 type EmitEventResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // EmitEventResponse504Headers the declared response headers of an HTTP 504 response for EmitEvent
 type EmitEventResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type EmitEventResponse struct {
@@ -2953,19 +3345,23 @@ func (r EmitEventResponse) ContentType() string {
 
 // ResetAccountResponse200Headers the declared response headers of an HTTP 200 response for ResetAccount
 type ResetAccountResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ResetAccountResponse400Headers the declared response headers of an HTTP 400 response for ResetAccount
 type ResetAccountResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ResetAccountResponse401Headers the declared response headers of an HTTP 401 response for ResetAccount
@@ -2999,23 +3395,29 @@ type ResetAccountResponse408Headers struct {
 
 // ResetAccountResponse500Headers the declared response headers of an HTTP 500 response for ResetAccount
 type ResetAccountResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ResetAccountResponse503Headers the declared response headers of an HTTP 503 response for ResetAccount
 type ResetAccountResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ResetAccountResponse504Headers the declared response headers of an HTTP 504 response for ResetAccount
 type ResetAccountResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ResetAccountResponse struct {
@@ -3258,19 +3660,23 @@ func (r GetReadyzResponse) ContentType() string {
 
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhooksResponse400Headers the declared response headers of an HTTP 400 response for ListWebhooks
 type ListWebhooksResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse401Headers the declared response headers of an HTTP 401 response for ListWebhooks
@@ -3302,25 +3708,42 @@ type ListWebhooksResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhooksResponse429Headers the declared response headers of an HTTP 429 response for ListWebhooks
+type ListWebhooksResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhooksResponse500Headers the declared response headers of an HTTP 500 response for ListWebhooks
 type ListWebhooksResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListWebhooks
 type ListWebhooksResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse504Headers the declared response headers of an HTTP 504 response for ListWebhooks
 type ListWebhooksResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhooksResponse struct {
@@ -3338,6 +3761,8 @@ type ListWebhooksResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3356,6 +3781,8 @@ type ListWebhooksResponse struct {
 	Headers405 *ListWebhooksResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhooksResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhooksResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhooksResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3392,6 +3819,11 @@ func (r ListWebhooksResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhooksResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhooksResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3440,19 +3872,23 @@ func (r ListWebhooksResponse) ContentType() string {
 
 // CreateWebhookResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhook
 type CreateWebhookResponse201Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // CreateWebhookResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhook
 type CreateWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhook
@@ -3486,9 +3922,11 @@ type CreateWebhookResponse408Headers struct {
 
 // CreateWebhookResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhook
 type CreateWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhook
@@ -3498,25 +3936,42 @@ type CreateWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// CreateWebhookResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhook
+type CreateWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // CreateWebhookResponse500Headers the declared response headers of an HTTP 500 response for CreateWebhook
 type CreateWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhook
 type CreateWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse504Headers the declared response headers of an HTTP 504 response for CreateWebhook
 type CreateWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type CreateWebhookResponse struct {
@@ -3538,6 +3993,8 @@ type CreateWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3560,6 +4017,8 @@ type CreateWebhookResponse struct {
 	Headers409 *CreateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *CreateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3608,6 +4067,11 @@ func (r CreateWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -3654,12 +4118,14 @@ func (r CreateWebhookResponse) ContentType() string {
 
 // ListWebhookEventTypesResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhookEventTypesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEventTypes
@@ -3691,25 +4157,42 @@ type ListWebhookEventTypesResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhookEventTypesResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEventTypes
+type ListWebhookEventTypesResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhookEventTypesResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventTypesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventTypesResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhookEventTypesResponse struct {
@@ -3725,6 +4208,8 @@ type ListWebhookEventTypesResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3741,6 +4226,8 @@ type ListWebhookEventTypesResponse struct {
 	Headers405 *ListWebhookEventTypesResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhookEventTypesResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookEventTypesResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventTypesResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3772,6 +4259,11 @@ func (r ListWebhookEventTypesResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhookEventTypesResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookEventTypesResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3820,19 +4312,23 @@ func (r ListWebhookEventTypesResponse) ContentType() string {
 
 // DeleteWebhookResponse204Headers the declared response headers of an HTTP 204 response for DeleteWebhook
 type DeleteWebhookResponse204Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // DeleteWebhookResponse400Headers the declared response headers of an HTTP 400 response for DeleteWebhook
 type DeleteWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhook
@@ -3851,11 +4347,13 @@ type DeleteWebhookResponse403Headers struct {
 
 // DeleteWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhook
 type DeleteWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse405Headers the declared response headers of an HTTP 405 response for DeleteWebhook
@@ -3873,25 +4371,42 @@ type DeleteWebhookResponse408Headers struct {
 	XResponseTime string
 }
 
+// DeleteWebhookResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhook
+type DeleteWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // DeleteWebhookResponse500Headers the declared response headers of an HTTP 500 response for DeleteWebhook
 type DeleteWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
 type DeleteWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse504Headers the declared response headers of an HTTP 504 response for DeleteWebhook
 type DeleteWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type DeleteWebhookResponse struct {
@@ -3909,6 +4424,8 @@ type DeleteWebhookResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3929,6 +4446,8 @@ type DeleteWebhookResponse struct {
 	Headers405 *DeleteWebhookResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *DeleteWebhookResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeleteWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3965,6 +4484,11 @@ func (r DeleteWebhookResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r DeleteWebhookResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4013,19 +4537,23 @@ func (r DeleteWebhookResponse) ContentType() string {
 
 // RetrieveWebhookResponse200Headers the declared response headers of an HTTP 200 response for RetrieveWebhook
 type RetrieveWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // RetrieveWebhookResponse400Headers the declared response headers of an HTTP 400 response for RetrieveWebhook
 type RetrieveWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse401Headers the declared response headers of an HTTP 401 response for RetrieveWebhook
@@ -4044,11 +4572,13 @@ type RetrieveWebhookResponse403Headers struct {
 
 // RetrieveWebhookResponse404Headers the declared response headers of an HTTP 404 response for RetrieveWebhook
 type RetrieveWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse405Headers the declared response headers of an HTTP 405 response for RetrieveWebhook
@@ -4066,25 +4596,42 @@ type RetrieveWebhookResponse408Headers struct {
 	XResponseTime string
 }
 
+// RetrieveWebhookResponse429Headers the declared response headers of an HTTP 429 response for RetrieveWebhook
+type RetrieveWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // RetrieveWebhookResponse500Headers the declared response headers of an HTTP 500 response for RetrieveWebhook
 type RetrieveWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse503Headers the declared response headers of an HTTP 503 response for RetrieveWebhook
 type RetrieveWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse504Headers the declared response headers of an HTTP 504 response for RetrieveWebhook
 type RetrieveWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type RetrieveWebhookResponse struct {
@@ -4104,6 +4651,8 @@ type RetrieveWebhookResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4124,6 +4673,8 @@ type RetrieveWebhookResponse struct {
 	Headers405 *RetrieveWebhookResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *RetrieveWebhookResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetrieveWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RetrieveWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4165,6 +4716,11 @@ func (r RetrieveWebhookResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r RetrieveWebhookResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetrieveWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4213,19 +4769,23 @@ func (r RetrieveWebhookResponse) ContentType() string {
 
 // UpdateWebhookResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhook
 type UpdateWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // UpdateWebhookResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhook
 type UpdateWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhook
@@ -4244,11 +4804,13 @@ type UpdateWebhookResponse403Headers struct {
 
 // UpdateWebhookResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhook
 type UpdateWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse405Headers the declared response headers of an HTTP 405 response for UpdateWebhook
@@ -4268,9 +4830,11 @@ type UpdateWebhookResponse408Headers struct {
 
 // UpdateWebhookResponse409Headers the declared response headers of an HTTP 409 response for UpdateWebhook
 type UpdateWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse413Headers the declared response headers of an HTTP 413 response for UpdateWebhook
@@ -4280,25 +4844,42 @@ type UpdateWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// UpdateWebhookResponse429Headers the declared response headers of an HTTP 429 response for UpdateWebhook
+type UpdateWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // UpdateWebhookResponse500Headers the declared response headers of an HTTP 500 response for UpdateWebhook
 type UpdateWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhook
 type UpdateWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse504Headers the declared response headers of an HTTP 504 response for UpdateWebhook
 type UpdateWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type UpdateWebhookResponse struct {
@@ -4322,6 +4903,8 @@ type UpdateWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4346,6 +4929,8 @@ type UpdateWebhookResponse struct {
 	Headers409 *UpdateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *UpdateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4399,6 +4984,11 @@ func (r UpdateWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r UpdateWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -4445,19 +5035,23 @@ func (r UpdateWebhookResponse) ContentType() string {
 
 // ListWebhookEventsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEvents
 type ListWebhookEventsResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhookEventsResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookEvents
 type ListWebhookEventsResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEvents
@@ -4476,11 +5070,13 @@ type ListWebhookEventsResponse403Headers struct {
 
 // ListWebhookEventsResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookEvents
 type ListWebhookEventsResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse405Headers the declared response headers of an HTTP 405 response for ListWebhookEvents
@@ -4498,25 +5094,42 @@ type ListWebhookEventsResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhookEventsResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEvents
+type ListWebhookEventsResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhookEventsResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEvents
 type ListWebhookEventsResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEvents
 type ListWebhookEventsResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEvents
 type ListWebhookEventsResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhookEventsResponse struct {
@@ -4536,6 +5149,8 @@ type ListWebhookEventsResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4556,6 +5171,8 @@ type ListWebhookEventsResponse struct {
 	Headers405 *ListWebhookEventsResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhookEventsResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookEventsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4597,6 +5214,11 @@ func (r ListWebhookEventsResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhookEventsResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookEventsResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4645,19 +5267,23 @@ func (r ListWebhookEventsResponse) ContentType() string {
 
 // RotateWebhookSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookSecret
 type RotateWebhookSecretResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // RotateWebhookSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateWebhookSecret
 type RotateWebhookSecretResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookSecret
@@ -4676,11 +5302,13 @@ type RotateWebhookSecretResponse403Headers struct {
 
 // RotateWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookSecret
 type RotateWebhookSecretResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse405Headers the declared response headers of an HTTP 405 response for RotateWebhookSecret
@@ -4700,9 +5328,11 @@ type RotateWebhookSecretResponse408Headers struct {
 
 // RotateWebhookSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookSecret
 type RotateWebhookSecretResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse413Headers the declared response headers of an HTTP 413 response for RotateWebhookSecret
@@ -4712,25 +5342,42 @@ type RotateWebhookSecretResponse413Headers struct {
 	XResponseTime string
 }
 
+// RotateWebhookSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookSecret
+type RotateWebhookSecretResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // RotateWebhookSecretResponse500Headers the declared response headers of an HTTP 500 response for RotateWebhookSecret
 type RotateWebhookSecretResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookSecret
 type RotateWebhookSecretResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse504Headers the declared response headers of an HTTP 504 response for RotateWebhookSecret
 type RotateWebhookSecretResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type RotateWebhookSecretResponse struct {
@@ -4754,6 +5401,8 @@ type RotateWebhookSecretResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4778,6 +5427,8 @@ type RotateWebhookSecretResponse struct {
 	Headers409 *RotateWebhookSecretResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *RotateWebhookSecretResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateWebhookSecretResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RotateWebhookSecretResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4831,6 +5482,11 @@ func (r RotateWebhookSecretResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r RotateWebhookSecretResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -4877,19 +5533,23 @@ func (r RotateWebhookSecretResponse) ContentType() string {
 
 // TestWebhookResponse200Headers the declared response headers of an HTTP 200 response for TestWebhook
 type TestWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // TestWebhookResponse400Headers the declared response headers of an HTTP 400 response for TestWebhook
 type TestWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse401Headers the declared response headers of an HTTP 401 response for TestWebhook
@@ -4908,11 +5568,13 @@ type TestWebhookResponse403Headers struct {
 
 // TestWebhookResponse404Headers the declared response headers of an HTTP 404 response for TestWebhook
 type TestWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse405Headers the declared response headers of an HTTP 405 response for TestWebhook
@@ -4932,9 +5594,11 @@ type TestWebhookResponse408Headers struct {
 
 // TestWebhookResponse409Headers the declared response headers of an HTTP 409 response for TestWebhook
 type TestWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse413Headers the declared response headers of an HTTP 413 response for TestWebhook
@@ -4944,25 +5608,42 @@ type TestWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// TestWebhookResponse429Headers the declared response headers of an HTTP 429 response for TestWebhook
+type TestWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // TestWebhookResponse500Headers the declared response headers of an HTTP 500 response for TestWebhook
 type TestWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse503Headers the declared response headers of an HTTP 503 response for TestWebhook
 type TestWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse504Headers the declared response headers of an HTTP 504 response for TestWebhook
 type TestWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type TestWebhookResponse struct {
@@ -4986,6 +5667,8 @@ type TestWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -5010,6 +5693,8 @@ type TestWebhookResponse struct {
 	Headers409 *TestWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *TestWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *TestWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -5063,6 +5748,11 @@ func (r TestWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TestWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r TestWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -5109,19 +5799,23 @@ func (r TestWebhookResponse) ContentType() string {
 
 // ToggleWebhookStatusResponse200Headers the declared response headers of an HTTP 200 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ToggleWebhookStatusResponse400Headers the declared response headers of an HTTP 400 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse401Headers the declared response headers of an HTTP 401 response for ToggleWebhookStatus
@@ -5140,11 +5834,13 @@ type ToggleWebhookStatusResponse403Headers struct {
 
 // ToggleWebhookStatusResponse404Headers the declared response headers of an HTTP 404 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse405Headers the declared response headers of an HTTP 405 response for ToggleWebhookStatus
@@ -5164,9 +5860,11 @@ type ToggleWebhookStatusResponse408Headers struct {
 
 // ToggleWebhookStatusResponse409Headers the declared response headers of an HTTP 409 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse413Headers the declared response headers of an HTTP 413 response for ToggleWebhookStatus
@@ -5176,25 +5874,42 @@ type ToggleWebhookStatusResponse413Headers struct {
 	XResponseTime string
 }
 
+// ToggleWebhookStatusResponse429Headers the declared response headers of an HTTP 429 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ToggleWebhookStatusResponse500Headers the declared response headers of an HTTP 500 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse503Headers the declared response headers of an HTTP 503 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse504Headers the declared response headers of an HTTP 504 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ToggleWebhookStatusResponse struct {
@@ -5218,6 +5933,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ErrorResponse
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -5242,6 +5959,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers409 *ToggleWebhookStatusResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ToggleWebhookStatusResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ToggleWebhookStatusResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ToggleWebhookStatusResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -5293,6 +6012,11 @@ func (r ToggleWebhookStatusResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5845,6 +6569,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5875,6 +6613,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6003,6 +6755,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6051,6 +6817,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6075,6 +6855,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6098,6 +6892,20 @@ func ParseEmitEventResponse(rsp *http.Response) (*EmitEventResponse, error) {
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6222,6 +7030,20 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6252,6 +7074,20 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6380,6 +7216,20 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6404,6 +7254,20 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6427,6 +7291,20 @@ func ParseResetAccountResponse(rsp *http.Response) (*ResetAccountResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6579,6 +7457,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6626,6 +7511,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6656,6 +7555,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6775,6 +7688,58 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhooksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhooksResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6783,6 +7748,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6808,6 +7787,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6831,6 +7824,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6922,6 +7929,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6969,6 +7983,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6999,6 +8027,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7127,6 +8169,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7166,6 +8222,58 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7174,6 +8282,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7199,6 +8321,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7222,6 +8358,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7292,6 +8442,13 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7338,6 +8495,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XOriginalRequestID = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7464,6 +8635,58 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookEventTypesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventTypesResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7472,6 +8695,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7497,6 +8734,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7520,6 +8771,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7600,6 +8865,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7647,6 +8919,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7677,6 +8963,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7764,6 +9064,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7834,6 +9148,58 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeleteWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7842,6 +9208,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7867,6 +9247,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7890,6 +9284,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7974,6 +9382,13 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8021,6 +9436,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8051,6 +9480,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8138,6 +9581,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8208,6 +9665,58 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers RetrieveWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers RetrieveWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8216,6 +9725,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8241,6 +9764,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8264,6 +9801,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8362,6 +9913,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8409,6 +9967,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8439,6 +10011,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8526,6 +10112,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8605,6 +10205,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8644,6 +10258,58 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers UpdateWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8652,6 +10318,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8677,6 +10357,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8700,6 +10394,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8784,6 +10492,13 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8831,6 +10546,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8861,6 +10590,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8948,6 +10691,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9018,6 +10775,58 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventsResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -9026,6 +10835,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9051,6 +10874,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9074,6 +10911,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9172,6 +11023,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9219,6 +11077,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9249,6 +11121,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9336,6 +11222,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9415,6 +11315,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9454,6 +11368,58 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers RotateWebhookSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers RotateWebhookSecretResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -9462,6 +11428,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9487,6 +11467,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9510,6 +11504,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9608,6 +11616,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9655,6 +11670,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9685,6 +11714,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9772,6 +11815,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9851,6 +11908,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9890,6 +11961,58 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers TestWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers TestWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -9898,6 +12021,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -9923,6 +12060,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -9946,6 +12097,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -10044,6 +12209,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ErrorResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10091,6 +12263,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10121,6 +12307,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -10208,6 +12408,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10287,6 +12501,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10326,6 +12554,58 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers ToggleWebhookStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ToggleWebhookStatusResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -10334,6 +12614,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -10359,6 +12653,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10382,6 +12690,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -10607,6 +12929,36 @@ func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListWebhooks(ctx, params)
@@ -10651,6 +13003,36 @@ func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateWebhook(ctx, params)
@@ -10679,6 +13061,36 @@ func (w *ServerInterfaceWrapper) ListWebhookEventTypes(ctx echo.Context) error {
 		}
 
 		params.XProfileID = &XProfileID
+	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10716,6 +13128,36 @@ func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.DeleteWebhook(ctx, id, params)
@@ -10751,6 +13193,36 @@ func (w *ServerInterfaceWrapper) RetrieveWebhook(ctx echo.Context) error {
 		}
 
 		params.XProfileID = &XProfileID
+	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10802,6 +13274,36 @@ func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
 		}
 
 		params.XProfileID = &XProfileID
+	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -10859,6 +13361,36 @@ func (w *ServerInterfaceWrapper) ListWebhookEvents(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListWebhookEvents(ctx, id, params)
@@ -10910,6 +13442,36 @@ func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 
 		params.XProfileID = &XProfileID
 	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
+	}
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RotateWebhookSecret(ctx, id, params)
@@ -10960,6 +13522,36 @@ func (w *ServerInterfaceWrapper) TestWebhook(ctx echo.Context) error {
 		}
 
 		params.XProfileID = &XProfileID
+	}
+	// ------------- Optional header parameter "X-Sentstub-Delay" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Delay")]; found {
+		var XSentstubDelay SentstubDelay
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Delay, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Delay", valueList[0], &XSentstubDelay, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Delay: %s", err))
+		}
+
+		params.XSentstubDelay = &XSentstubDelay
+	}
+	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
+		var XSentstubSimulate SentstubSimulate
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Sentstub-Simulate", valueList[0], &XSentstubSimulate, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter X-Sentstub-Simulate: %s", err))
+		}
+
+		params.XSentstubSimulate = &XSentstubSimulate
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -11029,7 +13621,7 @@ func (w *ServerInterfaceWrapper) ToggleWebhookStatus(ctx echo.Context) error {
 	}
 	// ------------- Optional header parameter "X-Sentstub-Simulate" -------------
 	if valueList, found := headers[http.CanonicalHeaderKey("X-Sentstub-Simulate")]; found {
-		var XSentstubSimulate ToggleWebhookStatusParamsXSentstubSimulate
+		var XSentstubSimulate SentstubSimulate
 		n := len(valueList)
 		if n != 1 {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for X-Sentstub-Simulate, got %d", n))
@@ -11114,12 +13706,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 }
 
 type AccountResetResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type AccountResetJSONResponse struct {
 	Body AccountResetResponse
@@ -11128,9 +13722,11 @@ type AccountResetJSONResponse struct {
 }
 
 type BadRequestResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type BadRequestJSONResponse struct {
 	Body ErrorResponse
@@ -11139,9 +13735,11 @@ type BadRequestJSONResponse struct {
 }
 
 type ConflictResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type ConflictJSONResponse struct {
 	Body ErrorResponse
@@ -11150,12 +13748,14 @@ type ConflictJSONResponse struct {
 }
 
 type EventAcceptedResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type EventAcceptedJSONResponse struct {
 	Body EventAcceptedResponse
@@ -11164,12 +13764,14 @@ type EventAcceptedJSONResponse struct {
 }
 
 type EventTypeListOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type EventTypeListOKJSONResponse struct {
 	Body EventTypeListResponse
@@ -11189,9 +13791,11 @@ type ForbiddenJSONResponse struct {
 }
 
 type GatewayTimeoutResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type GatewayTimeoutJSONResponse struct {
 	Body ErrorResponse
@@ -11200,9 +13804,11 @@ type GatewayTimeoutJSONResponse struct {
 }
 
 type InternalErrorResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type InternalErrorJSONResponse struct {
 	Body ErrorResponse
@@ -11223,23 +13829,27 @@ type MethodNotAllowedJSONResponse struct {
 }
 
 type NoContentResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type NoContentResponse struct {
 	Headers NoContentResponseHeaders
 }
 
 type NotFoundResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type NotFoundJSONResponse struct {
 	Body ErrorResponse
@@ -11258,6 +13868,21 @@ type PayloadTooLargeJSONResponse struct {
 	Headers PayloadTooLargeResponseHeaders
 }
 
+type RateLimitedResponseHeaders struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+type RateLimitedJSONResponse struct {
+	Body ErrorResponse
+
+	Headers RateLimitedResponseHeaders
+}
+
 type RequestTimeoutResponseHeaders struct {
 	XAPIVersion   string
 	XRequestID    string
@@ -11270,9 +13895,11 @@ type RequestTimeoutJSONResponse struct {
 }
 
 type ServiceUnavailableResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 type ServiceUnavailableJSONResponse struct {
 	Body ErrorResponse
@@ -11281,12 +13908,14 @@ type ServiceUnavailableJSONResponse struct {
 }
 
 type SigningSecretOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type SigningSecretOKJSONResponse struct {
 	Body SigningSecretResponse
@@ -11295,12 +13924,14 @@ type SigningSecretOKJSONResponse struct {
 }
 
 type TestResultOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type TestResultOKJSONResponse struct {
 	Body WebhookTestResponse
@@ -11320,12 +13951,14 @@ type UnauthorizedJSONResponse struct {
 }
 
 type WebhookCreatedResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type WebhookCreatedJSONResponse struct {
 	Body WebhookResponse
@@ -11334,12 +13967,14 @@ type WebhookCreatedJSONResponse struct {
 }
 
 type WebhookEventListOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type WebhookEventListOKJSONResponse struct {
 	Body WebhookEventListResponse
@@ -11348,12 +13983,14 @@ type WebhookEventListOKJSONResponse struct {
 }
 
 type WebhookListOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type WebhookListOKJSONResponse struct {
 	Body WebhookListResponse
@@ -11362,12 +13999,14 @@ type WebhookListOKJSONResponse struct {
 }
 
 type WebhookOKResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 type WebhookOKJSONResponse struct {
 	Body WebhookResponse
@@ -11400,6 +14039,12 @@ func (response EmitEvent202JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -11420,6 +14065,12 @@ func (response EmitEvent400JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -11506,6 +14157,12 @@ func (response EmitEvent409JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -11540,6 +14197,12 @@ func (response EmitEvent500JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -11557,6 +14220,12 @@ func (response EmitEvent503JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -11574,6 +14243,12 @@ func (response EmitEvent504JSONResponse) VisitEmitEventResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -11605,6 +14280,12 @@ func (response ResetAccount200JSONResponse) VisitResetAccountResponse(w http.Res
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -11625,6 +14306,12 @@ func (response ResetAccount400JSONResponse) VisitResetAccountResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -11711,6 +14398,12 @@ func (response ResetAccount500JSONResponse) VisitResetAccountResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -11728,6 +14421,12 @@ func (response ResetAccount503JSONResponse) VisitResetAccountResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -11745,6 +14444,12 @@ func (response ResetAccount504JSONResponse) VisitResetAccountResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -11850,6 +14555,12 @@ func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.Res
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -11870,6 +14581,12 @@ func (response ListWebhooks400JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -11946,6 +14663,27 @@ func (response ListWebhooks408JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
+type ListWebhooks429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListWebhooks500JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
@@ -11956,6 +14694,12 @@ func (response ListWebhooks500JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -11973,6 +14717,12 @@ func (response ListWebhooks503JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -11990,6 +14740,12 @@ func (response ListWebhooks504JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12022,6 +14778,12 @@ func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.R
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -12042,6 +14804,12 @@ func (response CreateWebhook400JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -12128,6 +14896,12 @@ func (response CreateWebhook409JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -12152,6 +14926,27 @@ func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.R
 	return err
 }
 
+type CreateWebhook429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateWebhook500JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
@@ -12162,6 +14957,12 @@ func (response CreateWebhook500JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -12179,6 +14980,12 @@ func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -12196,6 +15003,12 @@ func (response CreateWebhook504JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12226,6 +15039,12 @@ func (response ListWebhookEventTypes200JSONResponse) VisitListWebhookEventTypesR
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
+	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
@@ -12306,6 +15125,27 @@ func (response ListWebhookEventTypes408JSONResponse) VisitListWebhookEventTypesR
 	return err
 }
 
+type ListWebhookEventTypes429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListWebhookEventTypes429JSONResponse) VisitListWebhookEventTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEventTypes500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListWebhookEventTypes500JSONResponse) VisitListWebhookEventTypesResponse(w http.ResponseWriter) error {
@@ -12316,6 +15156,12 @@ func (response ListWebhookEventTypes500JSONResponse) VisitListWebhookEventTypesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -12333,6 +15179,12 @@ func (response ListWebhookEventTypes503JSONResponse) VisitListWebhookEventTypesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -12350,6 +15202,12 @@ func (response ListWebhookEventTypes504JSONResponse) VisitListWebhookEventTypesR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12376,6 +15234,12 @@ func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.Respo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -12395,6 +15259,12 @@ func (response DeleteWebhook400JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -12452,6 +15322,12 @@ func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.R
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -12494,6 +15370,27 @@ func (response DeleteWebhook408JSONResponse) VisitDeleteWebhookResponse(w http.R
 	return err
 }
 
+type DeleteWebhook429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
@@ -12504,6 +15401,12 @@ func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -12521,6 +15424,12 @@ func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -12538,6 +15447,12 @@ func (response DeleteWebhook504JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12570,6 +15485,12 @@ func (response RetrieveWebhook200JSONResponse) VisitRetrieveWebhookResponse(w ht
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -12590,6 +15511,12 @@ func (response RetrieveWebhook400JSONResponse) VisitRetrieveWebhookResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -12647,6 +15574,12 @@ func (response RetrieveWebhook404JSONResponse) VisitRetrieveWebhookResponse(w ht
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -12689,6 +15622,27 @@ func (response RetrieveWebhook408JSONResponse) VisitRetrieveWebhookResponse(w ht
 	return err
 }
 
+type RetrieveWebhook429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RetrieveWebhook429JSONResponse) VisitRetrieveWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RetrieveWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RetrieveWebhook500JSONResponse) VisitRetrieveWebhookResponse(w http.ResponseWriter) error {
@@ -12699,6 +15653,12 @@ func (response RetrieveWebhook500JSONResponse) VisitRetrieveWebhookResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -12716,6 +15676,12 @@ func (response RetrieveWebhook503JSONResponse) VisitRetrieveWebhookResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -12733,6 +15699,12 @@ func (response RetrieveWebhook504JSONResponse) VisitRetrieveWebhookResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12766,6 +15738,12 @@ func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.R
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -12786,6 +15764,12 @@ func (response UpdateWebhook400JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -12843,6 +15827,12 @@ func (response UpdateWebhook404JSONResponse) VisitUpdateWebhookResponse(w http.R
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -12895,6 +15885,12 @@ func (response UpdateWebhook409JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -12919,6 +15915,27 @@ func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
@@ -12929,6 +15946,12 @@ func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -12946,6 +15969,12 @@ func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -12963,6 +15992,12 @@ func (response UpdateWebhook504JSONResponse) VisitUpdateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -12995,6 +16030,12 @@ func (response ListWebhookEvents200JSONResponse) VisitListWebhookEventsResponse(
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -13015,6 +16056,12 @@ func (response ListWebhookEvents400JSONResponse) VisitListWebhookEventsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -13072,6 +16119,12 @@ func (response ListWebhookEvents404JSONResponse) VisitListWebhookEventsResponse(
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -13114,6 +16167,27 @@ func (response ListWebhookEvents408JSONResponse) VisitListWebhookEventsResponse(
 	return err
 }
 
+type ListWebhookEvents429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ListWebhookEvents429JSONResponse) VisitListWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEvents500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListWebhookEvents500JSONResponse) VisitListWebhookEventsResponse(w http.ResponseWriter) error {
@@ -13124,6 +16198,12 @@ func (response ListWebhookEvents500JSONResponse) VisitListWebhookEventsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -13141,6 +16221,12 @@ func (response ListWebhookEvents503JSONResponse) VisitListWebhookEventsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -13158,6 +16244,12 @@ func (response ListWebhookEvents504JSONResponse) VisitListWebhookEventsResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -13191,6 +16283,12 @@ func (response RotateWebhookSecret200JSONResponse) VisitRotateWebhookSecretRespo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -13211,6 +16309,12 @@ func (response RotateWebhookSecret400JSONResponse) VisitRotateWebhookSecretRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -13268,6 +16372,12 @@ func (response RotateWebhookSecret404JSONResponse) VisitRotateWebhookSecretRespo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -13320,6 +16430,12 @@ func (response RotateWebhookSecret409JSONResponse) VisitRotateWebhookSecretRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -13344,6 +16460,27 @@ func (response RotateWebhookSecret413JSONResponse) VisitRotateWebhookSecretRespo
 	return err
 }
 
+type RotateWebhookSecret429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response RotateWebhookSecret429JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecret500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
@@ -13354,6 +16491,12 @@ func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -13371,6 +16514,12 @@ func (response RotateWebhookSecret503JSONResponse) VisitRotateWebhookSecretRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -13388,6 +16537,12 @@ func (response RotateWebhookSecret504JSONResponse) VisitRotateWebhookSecretRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -13421,6 +16576,12 @@ func (response TestWebhook200JSONResponse) VisitTestWebhookResponse(w http.Respo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -13441,6 +16602,12 @@ func (response TestWebhook400JSONResponse) VisitTestWebhookResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -13498,6 +16665,12 @@ func (response TestWebhook404JSONResponse) VisitTestWebhookResponse(w http.Respo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(404)
@@ -13550,6 +16723,12 @@ func (response TestWebhook409JSONResponse) VisitTestWebhookResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -13574,6 +16753,27 @@ func (response TestWebhook413JSONResponse) VisitTestWebhookResponse(w http.Respo
 	return err
 }
 
+type TestWebhook429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
@@ -13584,6 +16784,12 @@ func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -13601,6 +16807,12 @@ func (response TestWebhook503JSONResponse) VisitTestWebhookResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -13618,6 +16830,12 @@ func (response TestWebhook504JSONResponse) VisitTestWebhookResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -13651,6 +16869,12 @@ func (response ToggleWebhookStatus200JSONResponse) VisitToggleWebhookStatusRespo
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
 	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	if response.Headers.XSandbox != nil {
@@ -13671,6 +16895,12 @@ func (response ToggleWebhookStatus400JSONResponse) VisitToggleWebhookStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(400)
@@ -13713,11 +16943,13 @@ func (response ToggleWebhookStatus403JSONResponse) VisitToggleWebhookStatusRespo
 }
 
 type ToggleWebhookStatus404ResponseHeaders struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ToggleWebhookStatus404JSONResponse struct {
@@ -13738,6 +16970,12 @@ func (response ToggleWebhookStatus404JSONResponse) VisitToggleWebhookStatusRespo
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
 	if response.Headers.XOriginalRequestID != nil {
 		w.Header().Set("X-Original-Request-Id", fmt.Sprint(*response.Headers.XOriginalRequestID))
+	}
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
@@ -13791,6 +17029,12 @@ func (response ToggleWebhookStatus409JSONResponse) VisitToggleWebhookStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(409)
@@ -13815,10 +17059,33 @@ func (response ToggleWebhookStatus413JSONResponse) VisitToggleWebhookStatusRespo
 	return err
 }
 
+type ToggleWebhookStatus429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ToggleWebhookStatus429JSONResponse) VisitToggleWebhookStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(response.Headers.XRateLimitLimit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(response.Headers.XRateLimitRemaining))
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(response.Headers.XRateLimitReset))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
+	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ToggleWebhookStatus500ResponseHeaders struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ToggleWebhookStatus500JSONResponse struct {
@@ -13834,6 +17101,12 @@ func (response ToggleWebhookStatus500JSONResponse) VisitToggleWebhookStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(500)
@@ -13851,6 +17124,12 @@ func (response ToggleWebhookStatus503JSONResponse) VisitToggleWebhookStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(503)
@@ -13868,6 +17147,12 @@ func (response ToggleWebhookStatus504JSONResponse) VisitToggleWebhookStatusRespo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-API-Version", fmt.Sprint(response.Headers.XAPIVersion))
+	if response.Headers.XRateLimitLimit != nil {
+		w.Header().Set("X-RateLimit-Limit", fmt.Sprint(*response.Headers.XRateLimitLimit))
+	}
+	if response.Headers.XRateLimitRemaining != nil {
+		w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(*response.Headers.XRateLimitRemaining))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestID))
 	w.Header().Set("X-Response-Time", fmt.Sprint(response.Headers.XResponseTime))
 	w.WriteHeader(504)
@@ -14467,150 +17752,170 @@ func (sh *strictHandler) ToggleWebhookStatus(ctx echo.Context, id WebhookID, par
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9s2/uBXwXB7E/tKyZIfTSLPzo6buK2vqZOJnXZvQ58IkZCENQWwAGhbzfm7/wc/ACRIUQ87Tpsm",
-	"7kwnskSAePzezw9Bwmc5Z4QpGQw+BFOCUyLg40lKZjlXhKnOW5JneE5S/XVKZCJorihnwSB4I4gkTKHr",
-	"KWFITQkSROacSYKohL+l4oKkCDN5TQRSHGGGCBYZJQIJ8ntBpELXVE3Nw3hGUPneZN75mcy7QRjIZEpm",
-	"WL+dsGIWDN4HShQkuAgDNc9JMAikEpRNgtvbMPh35+jNSedXIiSssLng8ylBR29O0JV5AKkpVnZ1JNXv",
-	"0ouiQu9Vv6Pt3Vd7y978WtAJZTjrvDU765y0HNlrhjAScKKhPTJzDDRFfFz75nrKZf1Ihb2J+qnkWCki",
-	"9OT/T5Dfh++POv/BnT96necX334TtC911QrPp/AmeOCJRDQ9ROT3AmcSxTOicNf+NKRpjMhNQnKFeLWp",
-	"1Yd4r6Wa/XfO6Yy0rJbOCJK5hkJJxBVlE/8MQ0QZmtEso5IknKXSQBtGBaNq46W+hwVuRVHXfNr+10wu",
-	"W+4ZZumI3yzHFc6QNM+4RcpDxLia6qVfY4muBVWKsLtB/m0Y5FjgGVFN/E3mP5P54nLeMfp7QdAlmWu0",
-	"JEwWgiBaIn0JhLngCZGSskkX/VJIhUYE9Tu7BwcRw1k+xayYEUETlEyxwIl+e4im83xKmAwRF6hgmqIk",
-	"XBDZRe4uJcKCoAQnU5JGbMwF2t1HU14IiXIiYFH636SQis+I6KIjNMPZmIsZSeFXKtF+r4d+PXp18vLo",
-	"/OT16bDXe9qNWBAG5AbP8kwfjoYwPEr6u3tDQZSY94MwoHrvhswFYcCwBqmgQXNqBz/DN68Im6hpMNg9",
-	"OAiDGWXu735YAxLc+eOo859e5/mwswya3+AJaSdKOZ4QQx81LQrRWPAZ6nf9/fTt6n8viJhXi9cjVwLy",
-	"DN/QmYaefg/+gz3Yb8pFUqbIhIhylWf0j5aV/sSv0QyzOaKKzCTCZtlTnqUyRH29/n6vV1v0bm/5qodS",
-	"v2TTpa9ftuBjmpGTl224Bz+hd+9OXupVyoTnpEZr9dGjZEqzVEO8friLXrNsjriYYEb/wHqmiGnecUnm",
-	"EiWYoULqOahEBp66CC7SvmpmcCXjmiBxeFeCs4yyScT8OQ3QtoLlTcdO1qFpDSY1ImAVDIKigF8WAe2M",
-	"YJFMFw/iCGVUEYEzJIuReV6vboZVMg0RnTAOXyVYkm7QfnPSTL0KR9rWw5RUxeglyXALMTpTxQhxfdxb",
-	"OKddTSe76cysh0hE1fYATpDnRMCpIYUviTSnr484REUeMcXRXk+GSHLD2JOM6vfCZSm4ZTojvFASYZai",
-	"hLOkEMIjdjJiwB44W5RD0C8+F+EC2Y8DFB/0ejMZhyh+KuMV1/nvjjuFjjmGVdzmQz88uN2ayf8vt78J",
-	"Vp3oGZ0VGVbkfoc6w5d1PBhjmiEsI5YLnhYJnHWCWRfFGtUEw9mQCMFF3LwQPVCG6KDXi9jJ6fnx29Oj",
-	"V8Ner69HVkc5LBi+wjTDo4zYKbxfjbiIqIxYyq+Znm0PnR2//fXkxbGeK4R7q7835URq9olEwdAWbNew",
-	"eBaxxh1ub3Y55Ym28d/6KejZ2jfXLiP+RkZTzi/bSJSmHdfmZxC6alQ0SPfHB/i70dNO8ix93tknvXEH",
-	"90e7nWQv3ScH4+/w09Ezt7Ucq2m1MSAQyynsGlISBjcd6Q6Gsiuc0bQzI1ICIwtOzDdu4ejkJTITdmG7",
-	"TnQFgeQoSXjB1FsiidJ/J5xpQUN/xHme0QTuc+e/0sjt1RK/EWQcDIJ/7FS6yo75Ve74kzrhwkhDi6eL",
-	"zbNadhjh5FLTPaokGtMbVWjpJAg30H/aFmNH7bQNaVNJVs1Rf3iVWrF6lrZBLZL/6kkWxzZE8XXD/ceb",
-	"0vHqse5BuMvvcWqXsgHglEjzIUixwsGAFVkWBgZfYXiqQbcmOmrJMCVKkzD3fMqTYSEyTSqUyuVgZyfl",
-	"iXRUdAemkzsLs2yGG/o5BcBdKVNWYH367+d//Jzv/vfltcZGOiNS4VkeDILd3u53nd5ep98/3+0PDnqD",
-	"/efd75497T3f3fu21xv0ekEYXDkg01rqbRjIItHCezAY40yS23BDrDrWm1uHTqXeKivZfIDi+onEhhjH",
-	"9nBjLTyRFI3maExJlkZsK15+TrH+gDAa4RTRdBvUifr8T+0jEavUgwbRP0Rci9MwEcgAKcnoFRHzEMXf",
-	"vzs7OT0+Oxv2+r04YrElz3pLlOFE0StiGbpHGD4Wnf86BNT3+IKzcUaTB0SkF69Pf3h18uL8Y9CoMUeF",
-	"REdNKxGVzQvWt4UzQXA6RyOipVershrq+/dGtNg/mXgAVpYNrGb6TKSiWYYoi/SFT6YK4bEiAoZcY6q+",
-	"MLg+viJMHSUJyZVh1A8iXtRmXUcQiX4YoNEOOAT5wtIbao0eM5wSRI21VIshE8ELlj4KH5+t8AEwcD7P",
-	"ySsq1eufHxa23LybwZYWzmUI3BPPaDZ/hJrPFmp+4GJE05Swh2O0R+/Ofxr2evv3ZbLeeF9KlcV4TBOq",
-	"4SsnYkalvkb5BbBOt19gm84sd0nmCMzwvnENJEvlGe+oMSngiBmToHXMWAMeWrTffTF89EesyDWenxtD",
-	"2cMBr2cSujcAN+aogNiuFuQafT9a2i8tRF8AJPsbt1YzfdYjLAlKaWpg1bhYtVhopQtJxBURT2TEUoLT",
-	"jDKCtuJOJx11rBk03jYmaydSZmSsEOOIjMckUSEaFUpLKpyRiDEsBL8Gw3BjAQmfzahSJEVUIazgxwxL",
-	"hWZ8phENM/2LjJhbIZYo41J1kRbulZivF2Vxdo3nEkk8Jl8Yup1Yc+JxhS4PIVqsg6gjhgpGbnKS6HsD",
-	"9EJbPpj1NWycWqeks3nqq0ipTDIutXDbcF6PKUulJZOFLGVcB4Uo45Pul3R1vxA15ekpV0dZxq8fUunY",
-	"xPqSYzVF5IZKJQFPNQmoVOQZrC1Er9+cn7w+PUOUJVmRErC3NA00sdmIISJmK/H2AprBJtut1uZl5uph",
-	"WXDlMkSySKYISxS/OTp/8VO8ubv9qPOfi2+3QmQ+bP/vZb72vzP4nPIXFbDUD/UlZ+RQE+IRTx9l/M9X",
-	"xj/l6getvD+clPT2+Oz1u7fg7Hp2XympMUclJTnrpkb0Maz7gSWjZ3+JHdrZjUtHIFBFLdEb77s0YRVc",
-	"Tb2IErQV++cUbz+i2Z9A897gecZxes75KyxMJMyfxzGdqKKJqpZk+BURqI9+od+jBaa4/UVJKnbGzXW6",
-	"T3Xqpa4iBL0ibboKEgSnLkyjRVrZrofKpZx9aRrBGRFXNCHvvFCCB2MvXijFfblLfYqKubzAib1GmhCk",
-	"NCkUWNBsjvygiC9KFT9oquIJZhq6RxrqIbTxEDyW3pGZERFri3nxD6qLjinwq2s8r4cEY+BxESM3JCkU",
-	"Sb806KcTRtnkjCSCPKSxvTbvOprFyDWSZgCSMALCiMdFlj2KCZ+tNH5OwI1SZA8JN1ZmtnMvhZrfptbw",
-	"VYswMFL2I8h8tiDzjuFCTbmgf5D0wf00/Y/009T56ztJROmWKNSUMKWX9yXEOGiSe9PBOe1ckrmNpYao",
-	"IgppB2jLeXL68bbJKLhk/JpV3+9+YfK6JTovBMEPGcxgp92E+1mdOjQmRaokii1DHBqGGD8yxM+eutn7",
-	"hjiDB45daE690tdgkkSsC7UKcS655KJj4BGKPjso+jQAtDnsWLh5jNL+7CFlIyhZEKVghNQ6Lb0iwzGm",
-	"WSGIDAa9MEgMHxxCmoIRXPqd/sF5vzfY06JKKbCkVOr7HNrMh9dCCxKnXNGxfb0MwoCwNOeUqYYgZhfU",
-	"Tfhsx8HaDhcAZ2EA4VfDMc1MdqWV++BLiMkKBu+drKYfV2SWZ1gRGVyEAQhjm+ZvyKEJO7ZCVhhkWKqh",
-	"I5VDrPTUCo7CLAJ+t5LZuMj8R90j4GQfQu5DMNgLgzond09Zm9vQpjUFg71eGBR52jz63U6vf957Puh5",
-	"R39bCsFmrgeUR3u76+VRJYrNxdENpaC6BLQg/bBH0efzJUUlLCzkHZW3PvgQ5ILnRChqspMcFVoFOjCF",
-	"nS4Ig5sO0IdgsHvrKYGrJjjlxzZrrBy756lvq4b+op/xxu37CPDBecdHnGcEM//BvknEcm739+Wo0OzZ",
-	"Ld0uo0pb46P/kkTpWzCKSIk4ZSJO4wRr1Hdd4nTdnV9bb5NGf1gMXsEjybNCEaTJt9YJgYyjd29fHaKM",
-	"8xzyuzBLUS7oFVYE4TQVRLrEcxvmoBHYX2Vv/1k9o3v608V7dW7+z99cvJdnF/8a7OwEK5YPsFDnFh8C",
-	"nGWvx8Hg/QYBwT/YUbcXYaCJjHEAmGCJ2uXXuE9bWAaECFMC7k/LFQ5R/D5yjCoKLmJTuIOb+C1I+FVk",
-	"JjeOXD7FBk1nlJ2YgdXNYiEgxbUG6TVWpBc9xkVmuFKZ6n2wMtHbm/BAo4BfbcFOZjln/UR+xRlNARJY",
-	"WY4EI0FwRqWiCRrjS+OQ4oVCEkMdCczm4GrqVhfegmBPb1uYp7+3nre5/q6fx36wanvfNRG3hmANJGlD",
-	"2+MZVXBVy1HWEr0l8eZaScMKhw58SIqwCfMZ8XT+RKJY/xwfovjD7SIo1dejNzbhnRJvUi0Jdt/i61+s",
-	"ict7oENnORewXpdzbp4PQpPcOggIS3hK2cQIlLf+YHlJ8w6HzeCsA0ekj7OBQhpPzWJacafIMi/mPkRx",
-	"VPR6e4kJu4fPpGu+ksUI3mu+jL2oJ4tn3fL04npO78LvwUI9ieHFt1HUtZ++CVaSzQa0wJPLwEKRFCBj",
-	"ESRouhogaBrWIICmMaBUfNOxIlMHHu3oH/hYjxPzUtfXB7A647jBCdwVraS39sVDmsqVedUGdss0nQqq",
-	"Fa/RvrU50ctJXOMSquH1Vbbei2bDL8FgvHgtxrTcEiU3NNUC9m6/WXeUpS36Q4DTlBr8eFO/fHcCq3e8",
-	"IDD/wAW6MgTWlQLQ2luInE7USPtEGq0PEYTkXFNJSnG6yfEWaYjHTEpr+odl4xYPYv/WM6qvBKvGTcIF",
-	"VGOr46zWsfRSP07qPOUvcV3221je9EHqbyZztmfe3esAawTvKxLba/LkJ8D6M8v5JNoaaan6motUVuyv",
-	"YnvbnggK2WuyGOmJRiS1iWyHQAHcM9JyDUOpreG4OYaaig3tu3ZpdYsA0xCbN5J3fWu3nnnxaBp35b/k",
-	"Yt0aPxK4a9v92qC7VEJaCh0ZyLIyCFPysJTIZAxJJTYkVPMi/ZT71UhpttxLRe9bzXsh2Dkx8KZkihkj",
-	"mtBmlF3qL3CWtZSBCYOfCM7UdPG+pcKqkH61Ga7nWVtVpnaQZo62E/vF3mj9pb6N7o71+ZqyWmXPa97G",
-	"2x9eoL29veeIMvTu/IUxqj1FY4ETQ5FQSifU1mXCKDY2Py1AjiVRNalRK3GQwFSTll1pvg9Pb6PIjG5f",
-	"b6WD4JzqabpedOQSJcTqHBOqpsUILMSuJE71Aed0x85o1BEPDa8qS96qIpKrBEnvlvyDruZuu3ArOSwl",
-	"/a2K8pHJtQJ6TBnU64T0IFfLxxpN/Hl66wQ3WEuZ4vQRi0GVpfujF2QfON8YakNXmdHVkGyAKWSROkm2",
-	"FV6bi/Lh925A+5DQair+UWayJRdVj0JILlo0K+9yDsFPZ4xrrJiNXDXVhQ3XZoaCFOvF99swGJExF2SD",
-	"R29X6Azf3YbBFMvhzE61nD0dQDVNoyJsZovq2xGmpOHGw8AKwRXOKptYObC3auBeORAOfvOB+03KYstH",
-	"+vUY/RXVX+MdYFgCRhvpqZnKF0DKVuKyPOdOBoG1ur6d+4mstH7Gr0NnuXLVvlBKxpRB7bvZwyj/Cyqj",
-	"t8v12r91Xyw11a0wdDbgeBEHmnG1LbM3XII1QeB6KkniiQLf7lx8+88PvXD3tj0vryaO1Ce+WLe0jxOG",
-	"67v8ioThKvZ18eA8c0dL0OoU5zlhJIUI5zzDlBk9rrvOyeFtrTktAbnahK0nRGt0ZYlttHtzs9qcvuI0",
-	"3E6WncA6D1Wllt3RKVP5Oi7CZZ6WuVNUIQTYqK5bpU5Rs45vm8JAeiFaEWmzLetJQBGpEb/NiUCTLi2e",
-	"14OJPRtJ53+pdHPOJ5PM+S/PQEFaCiNeBEYbd9HqFdRplkQduvs0FnFXS9Y8QiUaZzTPa76QVnD/VE4s",
-	"fWube7HaoeQdxH8s4lV9Wccm2B0su1Qi53s5NMVnFVSxT7AQlKRIa8kTkNn/NO/xn+PifWDj2gt7XtgI",
-	"2CESZMaviBNi4L0eAF4SkstSmFlvRq9wzj3bdQrR+xnO35tlXry/sB82xkaOc9pJeEomhO2U67iHg67F",
-	"x/3nOqcf3CF9Zxfyvb3GC3hsMbjNr9QWdLepMtHXqOCH562+mnPPblHNAa6cJvZvhu27LdjuITcEhazD",
-	"5r1Pg80be7KeroDzjXUPrdreQ5mqMbvV6vDyOMQ1AvWCmcVfQ+92TQTjx0zefwicfnYbtmhHDUfIlF8z",
-	"lxBhmN5ojgxeAKsWXMsEHTPe+jrAxXE9JYIgkhkr1p28mA9EL57f1qM8P+bA91vd36vCVhbO1ofJOl40",
-	"sbR+t4vnsQJkV8Nc2E4Ua4SudmYXywnukiCLjyWZxp1f39gdyPaBP3zR6ZATlhqA8yNT9EGQdKXVet9p",
-	"2cPVOuc1tIwSnE0QZ7ZeGGhNdittuujGuPGspKfLo5v+z9nrU1uRoIwB2YIsJ5rGrnWVjRNJw9bYlu2/",
-	"IsRpgWWtiWAysUsrApIqDdVonF6d7O21FgDNXi34DF18SlsBCGMCeCKRebb9zi1VBDWZqkZVuxUA0CoC",
-	"hUvDmDI+QYQpMS97LNyJYVbNkIYaWTPyEGSzV59YKiweYNrnXv+FoYb1tddTNWlrQ0klCgYJp3fCxqet",
-	"LMED3hqyLpKlNjrXAnnNrTbp0LIDXn6jNXK/jsKvCDW4X5TBKlnPuho8f82qWT3PzipbtV1rbeZNdv1x",
-	"9tqFM/yKTLYLQSWLJ+gj64fVGkxTgdrAeLGCd4AlsiyKW7ISxMfggjVhPx7v8EJ9VnKN/bvpHKw1ssOz",
-	"uFb21W23WLe6JxKVQUloK950hWCOK0bL4updVIlmZi76yXIuwzndtxvH0rfFFi2hri1aXwMKrYjdkLj9",
-	"LTRory9sV9teAa7tlO7jyVHpILszvVxNKhsHVL5kU0L3YDTuKyVvD3J2X+G51QrO3OvsPJfgV3N8+kUk",
-	"KQRV8zO9GNt4LKc/k/lRoaatuWR+MXfNRVwNeNvqsbu8O6MtWVLxEwxvMimllI35Eh9SMZIE4lpt4Zcn",
-	"El3tod9cuIJ+MbQvdA4tRLVgOtN/Vc640TxiU8xS0ym0mikvRhlNUMqTQo8wNeoR9PR135XNmSmbZARJ",
-	"XoiERIyPtZCvps6RmQuuj3WAYugSOCGMCKxIjFQhmNRaGmVWWfiR216LrkFfxI6TKbdl/UwB6TFOSOgV",
-	"+3MZA8SF+7oaZ3iCKZMKUQX9/iLmvKqyHFKOsK2RqyHdiEXsuP6r9Vu6wo9mCaYZImFXJOM5GaDYAlsc",
-	"2rSmMGKxaXVoElw0zMVd1Jjb+LUkiv3k1xhtQcdkpHjEFpomb4f6aS9r176gkf9qO08pqjLTdtOsuAkp",
-	"Ww5KtltSpHlOGM5pMAj2ur3unjUuAFbsDEt/6VV/p9JVct7m4it7SQ6Q30uyrLkKV6qPHx3PTBxnPXq7",
-	"bH3qmvBtceFyq/1ODHFoRmDl8HAbYVle1zUvshRxFjHscktC5MJxQ2SDcUNkY3FDlFF2qZFav9+saGBg",
-	"J7L9vcrysXahbn2m93bsWSBjV0XbePlBxoxYUxKVMYIJpG9xibfhhmtzWjtmHILNI4LKgcbTl1GA5ErE",
-	"RBOi54OadCT1GpgttBEKIyaIAschZ0gT5LTIiKnyb9V7Tb2kX4rFt3ZNOOSLGsgrOyicpMGgyiYM6p2m",
-	"l8RPVI/sNDpR34ZrR1SdfG8vQhf7+r21YdyjsoSNzB4EcubFkZiyBM9G+Ono2V6v8zzFaaffT/udZ73R",
-	"fqfXS3r743R/r5d4ZZRLc2nw8vjVya/Hb49fegLoYkbf5lWymsmat3VmaGsc1Dpq7vZ2l01bPldvYaXX",
-	"s9/rrR/ldVyEIf31Q2rF1GDQ3vpBVZscGHGwfsRC2X0Y+Gz9wEYVXBj2fP2wsmGeHtDfYEvNIse3YXCw",
-	"yZHXW0HAqA3e1lIuFoburx/aaPUC0lMxm2Ext+heUfEt6ei/5jIKT6DiiWYKwYUeV2cmwrV4/Vhe8pZA",
-	"cVRZa75jKXTElrOQOv9QHF27+oyN8M+B6UxSUkIsCBIkz3BishW9IU+07DWlyRQlGcEC1kRFSYwjlvGJ",
-	"yV+w/hOv8VvVt9hrsG/osTT1X1OwH1AVMb2EMRcTrqW8LnoNsXR2z2aBBVO80KS9jUw3alTcjVI36W6N",
-	"1mwAwrUWv4+kxiM1f0MKALeoSYATiRr9ktcThSnkOf2h1zExBKEOqz8S9ZN9pB3aNmf1JVs2BqHNeK7N",
-	"w1rWYcV4BqCVpj5iNunWNMxg8P7CP69X9IowPcAlLOrTsZO0n89Mi2qJ9M6nLeCwGD2Bhi76US3xvRF8",
-	"RtSUFPKJRIrcKERuci6pSb0Gb9agbGgPaqLghSKemGwatgBNMucWOmJWmNuRoU+ogCDOZWgUsfIZvU+v",
-	"9HWWeWTuR45EwRSdEVuFBU4hYgnPMpIoLmQXnXKU4RHJShUKM6dz64kQTRGYVAW+hrYybdTuR6J+sYe4",
-	"FoL0Ue2AV7kGO8E/0E/Hr96UyvYQnEvu/IaQ/YB+Oj9/U52pC2aGXNa1h9uN2D/Q+f99c7z6FYBjRERs",
-	"1VMfzOz/jAJoqRMFIbz+n1Gwc7VX1S0b0HRHQdBrx6whCkLz4Z+RPpkouEV7cJwVojTj+FtxwoLhakSo",
-	"ALQE241RAtr4rqQYb80TnyHBKJHBcvauR8LvsbBG3fwHXWEpazn/+qr71CdOm5QtNL1t3YSuwVT7rXqw",
-	"uZLYNUQ8L4cnRIxcE6nQmAqp0NZojuLKQatFPk1BNLGLjYWFM2JqR2KFMDSU6KJYEiySaVxFy1Y6MOjm",
-	"EYt930kM5fv9gKXYmBgomL9CRCeMa3SBtniHKP5f1pIzjCM2wyqBrnYzSbIrIrvIFrPMsTSyKGEQLk1m",
-	"uZqHVRM8rekhwHbZRvJe0TLRQd5dwMOgkGz03Bn9wzxbv6fXJqabIGs/2dLrBfeba5mOtiDgdbtWsxNM",
-	"qL8XRMwrC2rN+9QkRF4609rlnsG93seycFcJt14N9VHE/XuLuPoakecTdKSrxK+L23CJEmtq4kkjH9cM",
-	"iWPriW4QM2PxBC8xi1jN6XBJ5u16rJnK02VrljwqjUQGAaecEUtDasGmT6TVhuWUXy+v4j2IWGzS/OJS",
-	"htN0/bt9TfP3dpHALOUzNJorTcl+g8VGLtg9CgZAtWJj+S97Qlb2+tTLWCGpM8iPBZFTLeeBsAQrMovF",
-	"ghiDqMRX7WpurSTh38gi+WdVqPXS/t63hnHeLqtf2yxf26we21IndmPppLWQ5EaGzv7GpNlVzX+kzY+W",
-	"zo2YwAsbp+8IeDsfaIixxmHWKcOEluvv9KaqxFnFK4UoLrFM/2E9V/DReCv0x4yyS/BDal4Sb5cyIhVV",
-	"+FG34aSCGC3Hi6C2jXv9YcQavifzezmVtXhSsTR0arU8WgYxyT/d8lgrg+Qks0cx6zMSsyono4G1CkgT",
-	"zKrqXkjxzRDwA01vDcplRLWECb6E72taXtXNxO89scRm341YbOUbSAkAXY+kA4SReaXrSm7+ssYvzOZe",
-	"doGW0Ow4rf4ZlumGO2VaoyAFTXC/t9+GYWYn95V17DiNWR+pHm0ABlVT48+c/W60F9vd9xHJN0HylxYp",
-	"VrPRcDmn3LDiftPdpQQlV58BdmxuPPj8DQeP2PHwzjQDp+vxIy/arA1QNUG6ggrEFFuoanE7H0qICE6m",
-	"vtoN6VbGUnoYMcyMudEOsrPajrpdFFdZjTEy5QbgjZCVJcGqD0FcZmDaRXFpwqvsBlaRh1JgXNmXpAgy",
-	"XbfqXgm2kByLUg4mABMwpeew/BNl9JIAe3Xt3+AIuug3iJ6qy8BuY6UpwzsixPhiCBbYLeyfmjGXEjvj",
-	"KONsQoRff1QvKxUcinu08Ota0YxPS5E+Y0MG2jp+t93I0jUVEjYyFbRWHrm1toJHwvvXEN5HM8JyCm8A",
-	"9q5mBK3FeMG364SjRtu8ulcsBP+SpZSQwqn1Lj6u4psG4BaD/FeUE2H1MS8H2m9fq8mfc+tthxErHVS8",
-	"UAk3NXO1LlVPFG31suk3UiIjthBVa1xsjazPVV62EHHh5nEZ2qCeqU2ME/ITC4j3ca99br4tv1/kI7n8",
-	"Gk01eJHcUCLvQNBqIt3yQNAf6VXDQINbeq97riObdAIuq0NDi7I0Ypqo6TGlJGtyYhSU3GMr3FXOBWVf",
-	"REEitT4q/VY3HZXLPVFvYa+uuJyrYvLFyHwbttevVy+9r5zW7P7/SH4epbVPpI8D1tYoXZ3q3IHaKVdI",
-	"spXI/YIvQY0mzfQd46lZWvzTGct5vW2yVnX9gKQQyTlLpoIzXshsHqKRBjcTvQ4VbRr+2tjY1yLGOBIk",
-	"pYIkCo25ATZL9BDobMagLUgCbT0M4YUAUL9vc8TKvDkk8Vyi63XVX6s2DOUIrCLm6tB20REyPmpTSLWM",
-	"VHMxyNdYLyduq9EUdyN2xKo4JMdVwLTeQ/H3785OTo/Pzoa9fi9ezhYg9KCk+5DEJuw5tLMAr/bsF6ru",
-	"+xUjykCBjXX5ltq89+UQVVbzI3t4ZA+fjD2cEehD4pVyVvxeqn3N3mnLUyZteeiaYkFAGRcoJbj8Ey/E",
-	"lWnAJExRKMaEkkIqPiMC8p6PGCI3GpGpqplmJVHShoFptneIcFmLuvbcOKNGY49YrZpxF50RBcWEVVUD",
-	"2RfbM4jbRlMsF4zKEbN7g1i4cgjkiC2j4/q0e4ZAR6xNcPcItMuHd7beMjObSr82csSgOHKChZjrkXHZ",
-	"MdjO2UrYFwtHf8YEfhNbgkkteEkyPL/LgDM6KzKsyMdxkcXu5mW1XPh7c4ayvKB3S+T7Ud3pUWVnf7iN",
-	"u+id706QvssB4ve/dGPzXbOpbet7V0LE1P0L3h6fvX739sXxsNd75vVGtE+XjRrLWMaUJ9Ilfu7AZHKn",
-	"MUcZv+hoLEiBY8ctH7DF/O6z9S3m7waf9a6PqzvMVxIuuQF7rUAjknE2gcbNrklZSeYfe85/2p7zt1+B",
-	"JPYwOH9yen789vTo1bDX698X5xtzVDh/xFDByE1OEi2jmA5kPAGhJEXXU5oRBKKVk0kcMllB62EJxN7e",
-	"n04gWvbfRadO6rGyMjQxpjLJuCTpoZV+bOx9isaUpS5zvoAULa/4zhMJ6nudmnwsDfhrsfYvVRiMRNIE",
-	"w3Y9oZ5qV69P9f5CS1jmjox4WYcLVywhFzwtoHdiVQDIXK2sogqh1g/iDAxBWsbBaSqIlNtBGNRx06vD",
-	"ACKeXXZZnLhcfks+mJOY61meVEmSjQ9XVXgou1WYd0C+4O3F7f8EAAD//w==",
+	"7H0Jc9s2/uhXwXD7JvYrJUs+mliezo6buK1fEydjO23fhv6bEAlJWFOACoC21dTf/T/4ASBBijp8JD2i",
+	"ndlGlggQx+8+PwYJH084I0zJoPcxGBGcEgEfj1MynnBFmGqdkkmGpyTVX6dEJoJOFOUs6AXvBJGEKXQz",
+	"IgypEUGCyAlnkiAq4W+puCApwkzeEIEUR5ghgkVGiUCC/JYTqdANVSPzMB4TVLw3mbZ+ItN2EAYyGZEx",
+	"1m8nLB8HvQ+BEjkJLsJATSck6AVSCcqGwd1dGJwSJaatw4EiYna5ZyThLJV6HTeYKtQnAy4IwsVS+ACp",
+	"EZUoybCUKMEMyTxJCEkPEFYoI1gq1NVL0gOo0Eeil+IvcUwZHetVdovlUabIkAhY36+tw3fHrZ+JkLCk",
+	"+grPRwQdvjtG1+YBpEZY2dMj6eIXu7O53mk+mV9bbwUdUoaz1qnZbuu44UrfMjgPfeOhvVJzNjQ1x1N+",
+	"czPisnrlwkJK9dYmWCki9OT/I8hvlx8OW//Brd87rf2Lr78Kmpd6ihV5TcdUteC/s8v8RQONwIqgTD8g",
+	"EWdoI2619Fct+CreDPWX5JqIqQPAib5A2AJWJGLwXA++SHCWUTZEOEl4ztQz6XYpEUZjynJF0IALAx58",
+	"QgTWC3kmI2ZgZWO704EHpMIsxSItH5IIsxR1zc+CK71CSRJB9M2mEVNEqhBhiTQqtdMxSnmSjzVKhgje",
+	"SFDC2YAOc41KeuWb7YgF9wK68jxPyRhTpk96lTNdcoTIO8GbEc9IxIpjy8hAIWrIQnmq/Ty5Iqo8SnN6",
+	"WOOrPVtGIraBFRpz+6J+LqSav+XOCluWpAmEHNFatjoq0SDPMoSHmLJQ7+k9o7dIGmqyIjmYu8wFuHg+",
+	"ogUcPpOIpgeI/JbjTKJ4TBRu258uaRojcpuQidLX5dB38cIegpQW01vndEwaVkvHBMmJ5geSiGuNTR61",
+	"gHMb0yyj9twM3ccoZ1StvNQPsMCNKGqbT5v/Hst5yz3DLO3z2/lcizMkzTMFsh8gxtVIL/0GS3QjqFKE",
+	"3Y8H3YXBBAs8JqrOSZPpT2Q6u5z3jP6WE3RFppoxESZzQRAt2G9BbieCJ0RKyoZt9CaXmn2hbmt7by9i",
+	"OJuMMMvHRNAEJSMscKLfHqLRdDIizBCSnGnennBBZBu5u5QIC039khFJI6YBf3sXjXguJJoQAYvS/ya5",
+	"VHxMRBsdojHOBlyMSQq/Uol2Ox308+Hr41eH58dvTy47necGWcktHk8yfTgawnA/6W7vXArNoLtBGFC9",
+	"dyNwBGHAsAapoMb9qxiPb18TNlSjoLe9txdq1HJ/d8MKkODW74et/3Ra+5etedD8Dg9JM/ud4CExkoqm",
+	"dyEaCD42TL/YT9eu/reciGm5eD1yMTHAt5ZMd+B/4TLCrVd5Rn9vWOmP/AaNMZsiqshY8yhY9ohnqQxR",
+	"V6+/2+lUFr3dmb/qS6lfsurSly9b8AHNyPGrJtyDn9D798ev9CplwiekIlXoo0fJiGaphnj9cBu9ZdkU",
+	"cTHEjP4OPDViWkq6IlMjpeWSGIJt4KmN4CLtq8YGVzKuCRL3uX3E/DkN0DaC5W3LTtaiaQUmNSJgFfSC",
+	"PIdfZgHtjGCRjGYP4hBlVBGBMyTzvnler26MVTIKER0yDl8lWJJ20Hxz0ky9CEea1sOUVHn/FclwAzE6",
+	"U3kfcX3cG3hC204kgfUQiag6gAP8gaMko5o6pZxITTS19JIiqjZ7EdNPFOIPUviKSHM9+g5ClE/0Tnc6",
+	"MkSSGxHXTGYuU8tDEVN0THiujPCUcJbkQnjU0LIPzmY1hoi98dmMlsnMxx6K9zqdsYxDFD+XcRuBwBP/",
+	"2nJn0jqj4zzDisSh2YS0f6dogGkGdFkW4nghtRCU6sNsozdam1AjzPTmEJUR06QxrtDGbrwAzrylmPtZ",
+	"xAY/dsO9u42x/ENufhUsumq3q09021YwtOzcHdRE8DRPAAD0pQ7pNQnRCINYQG5JkutTtcxWz5E6XdEx",
+	"4A1zwWZinmthuX7VIWLcMiGQw+mYpJttFGvR9BJEU5LGPbS7vY/i796fHZ8cnZ1ddjrbcalzlvpCxKz2",
+	"CxAXe4pkD3XjNoo1hRMMZ5dECC7iHtrTl3t8cn50enL42l1tnDN8jWmG+xmBZ3Yqz+zpmSxsw8+7lZ93",
+	"YQpabvOyYbqzo9Ofj18emTeiOKUy4YyRRE+oRiRi9k999iDEcklS/xjNjbUjFrH4QC9GfnsSow1gG/v7",
+	"+5twidIAhj6kARVSoZMS96wiWJBRK0FbXMZCTA2+k1ucKHSNs5zU1PwxUSOehmiC1SiMWOxT2DhEfZ5O",
+	"4R5qN442NMbr98KvWknRAgUlcjM0UJQRZUwPGuKFJhASiZz16vdn970d12WVxse6K2BsgWZzkHbDB8s/",
+	"qq/5w7vmPyx4/DEHDP4oL3xzw67vQ7e1f2GoQifcvtv8dzNF+IX0R5xfNTFmzTFvzM+galRkhyDdHezh",
+	"b/rPW8mLdL+1SzqDFu72t1vJTrpL9gbf4Of9F+6I9JWWBwRscb5csYSBhsFtS7oDpuwaZzRtjYmUIL4F",
+	"x+Ybt3B0/AqZCduwXWeaADH80MBooQwmnGnxWn/Ek0lGE+BWW/+Vxi5TLvErQQZBL/jXVmkr2zK/yi1/",
+	"UidSGx1g9nQdklCJ+ji50sim4XdAb1WuZfIgXMH+1rQYO2qraUiTyWnRHNWHF5mNFs/SNGieZWfxTPUB",
+	"i+wZq85UDmrQwZdMUt9PXSleNtx/vK6nLh7rHgT4+g6ndikrAHOByB+DFCsc9FieZWEApMcMTzU6VQWV",
+	"QAOx0pzAPZ/y5DIXmSaDSk1kb2sr5Yl0YsMWTCe3ZmZZDV/1cwoQrjRrWNXx+a/7v/802f7vqxtNITTB",
+	"U3g8CXrBdmf7m1Znp9Xtnm93e3ud3u5++5sXzzv72ztfdzq9TicIg2sH+MH1jn4LWHSlDHoDnElyF66I",
+	"6Ud6c8tQvLCVylJL7s0IgIYVxvZwYy3BkBT1p2hASZZGbCOef04xGKcw6uMU0XQTFPvq/M/tIxErFfUa",
+	"Fz1AXCu2MJGWtrX8Sq+JmIa+nNTtxBGLLcvQW6IMJ4peE8syPWL1WBKzJgo+UdCw9ZKzQUaTJ0Tul29P",
+	"vn99/PL8Mahdm6NE7MO6N4fKGdFNq06ZIDidoj7REr41aBku9fdG/tg/mbjnuZQWerf0mUhFswxRFukL",
+	"H46Up1beYKrWuPbJce3omjB1mCRkooyQ9SSiYWXWZYyD6IcBQ+yAA5ANLV2m1kw7xilxLhUtQg4Fz1m6",
+	"FhzXguM9BEeAy/PphLymUr396Wnh3c27GrxrZU+GIPngMc2ma0heQ/I9IPl7Lvo0TQl7OiHp8P35j5ed",
+	"zu5DBSRvvK/1yHwwoAlYUCdEjKnUoCX/AWKP2y+IPM7hckWmEMuAfKNeEcvgnqLGkIwjZpw9VZsimvXM",
+	"PKUM9KfKGz9gRW7w9NyY+Z4OeH078kMBuDZHCcR2tSCT6vvR2mPh4/kHQHLFCG8iWvRZ97EkKKWpgdXS",
+	"02GlMEnENRHPZMRSgtOMMgJRSGm/5Wz8m8YZ6dQBiIphHJHBgCQqRP0cgmQg6oVhIfgNuPxqC0j4eEyV",
+	"IimiCmFl7dtSoTEfa0SztvDSF4MlyrhUbXQI9vHpcjUEZzd4KpHEA9KO2GEmeeHomuu3MTaEJgdar3Dg",
+	"xSGsrj9FyQhzuVZnPjl5ObaehaOSPDyFeLcMgw4Zyhm5nZBEQwiQE7RRdY9tttGJ9e4594cGvZRK46M6",
+	"MF5XL+JwQCFeE/hCLgvlx6EdyviwjarAGrH7Qyuq+fasL2kNtJ8NaN+AP/CEq8Ms4zdPqYavYredYDVC",
+	"5JZKJYEia2JfGrKcr/Ltu/PjtydniLIky1MCltq6aTc2GzHswmwl3pyBH9hksw/OvMzAPCwLYF2GSObJ",
+	"CGGJ4neH5y9/jFcPmTts/efi640QmQ+b/3devNzfWaQ64S9LYKke6ivOyIFmuX2erjXMtYZ5Hw3zhKvv",
+	"ec7Sp5PRT4/O3r4/heCNFw+V0WtzlDK689Vo4jOAdT+xXP7iT/GqOS9YEXwElFrrkyaqT5pwTa5GXqQq",
+	"2oj9c4o316j/hYoW7/A04zg95/w1Fibq9/NJFk6WhYAmKhG/JgJ10Rv6HZoRHuog+vdmyQU0kCckn34U",
+	"30PJZ22OknyeFhktkE1B0n+EZ7IS+NiY7FTAJYTTlYfg0mAi5iU82ZwYE505m3A11xxQicnUz4FmhSSm",
+	"KZK8VAxvsCw1N8in4gLy7yJmLBnGPerHZ8YuwNfP2JuRuWuZgYvg2X/0KUTjZcls549IQDP38cicxJXS",
+	"w85dkhdqzPEyuVMHqINGRJDHZkXNJm+tznv0gL8CATQzrm7m/VRspzBfCkGvSZP5EgmCU2Qtdg1q7WY1",
+	"LyrljPzDbPJnRFzThLwvw2yfjml58doP5VnVKUqW9RIn9hppQpDS8qnAgmZT5AUM/7Os83t163yCmYbu",
+	"voZ6yGM7ADbkR8nbuHgvoNrwFc35vINqoyMKSsQNnlYznTEoHhFznKludFxoIY9Ys9HRD+2vmkr34k2T",
+	"Gzw3FQBtVDa4ubayf26CQYd6KWeQyP2EYRSVeZeReUZukDQDkEkphzTbQZ5la3V3bem6h6XrnEDQTp49",
+	"JSxbe5Sdey4k/zKyLs1KLLKxYK3BeA3G9wDj9wznasQF/f0prQ42yqX7yKigquj2XmqN2wbB5GpEmNLL",
+	"+yfYHDRrum3hCW1dkanNyYacCArlC9CGixvqxpumMsEV4zes/H77H2YLs4TwpSD4KUOM7bSrSAnWhh4a",
+	"tyZVEsVWcLg0gkO8FhzWFPcBFNfCIET/PnFEcX3qhdEnpgCGDSIsE1kLaSLjwzVkryH7/pD9aYB6dXi2",
+	"sLzOD15D7wOgdyXInRGDYYQkSa7oNbm0JT0kmOsTI8NcQtK+ETq7re7eebfT29FiZiFsplRqGLu0dQDe",
+	"Ci0EnnBFB/b1MggDwtIJp0zVhGi7oHbCx1sO/re4ANgPA0geuRzQzFTYsjI7fAkZJUHvg5Oz9eOKjCcZ",
+	"VkQGF2EAgvSq1QzkpUl4tQJyGGRYqkvHUi6x0lMrOAqzCPjdStWDPPMfdY+AE+sSfDxBbycMqlKYe8qa",
+	"4i+tYyvo7XTCIJ+k9aPfbnW65539Xsc7+rtCgTFzPaEu0dlerksoka+uSqwowVal1xnJla3F1jV5vA95",
+	"LOBzpjJIAYm9j8FE8AkRipr6IY4yLgJnmMJOF4TBbQtoVtDbvvOMCosmOOEmatsbu+OZAxYNfaOf8cbt",
+	"+kj50blZ+5xnBDP/wa4pleJ8tR+KUaHZs1u6XUZZ8pD3/0sSgCij2BbIXJSlqJ1ghSMsK+hXDVGtrLfO",
+	"Nz7OhqLjvuRZrgjSLAVxAf9K9P709QHKOJ9ABRbMUjQR9BorgnCaCiJdQUQbuquJir/Kzu6LaqXB0Y8X",
+	"H9S5+f/k3cUHeXbx797WVrBg+QALVQ72McBZ9nYQ9D6skGL5vR11dxEGmvAZX6XxsFcuv8IRm5z5kHRJ",
+	"CYTPWU51gOIPkWOeUXARm9LO3GSfQCE6RcZy5VzQE2zQdEzZsRlY3iwWAiqcVSC9wh71ogc4zwynLEoQ",
+	"7i0sQOhNuKdRwK8Caiez3Lx6Ij/jjKYACawoWI2RIDijUtEEDfAVKYpoSePuw2wKbr52eeENCPb8roGh",
+	"+3vreJvrbvv1FfcWbe+bOuJWEKyGJE1oezSmCq5qPspaojcng1cr2Fjh0IEPSRE2oet9nk6fSRTrn+MD",
+	"FH+8mwWl6nr0xoa8VeBNqqXT9im+eWNNpt4DLTqecAHrdbUQzfNBaMpP9QLCEp5SNjRC7p0/WF7RSYvD",
+	"ZnDWgiPSx1lDIY2nZjGNuJNnmZfFHKI4yjudncQkMsNn0jZfybwP7zVfxl4kv8WzdnF6cbXq1szvwUyd",
+	"08uLr6OobT99FSwkmzVogSfngYUiKUDGLEjQdDFA0DSsQABNY1NR77ZlxbgWPNrSP/CBrS7tJGV9AItr",
+	"gtU4gbuihfTWvviSpnJh5TMDu0UxhhKqFa/QvqVVy+aTuNollMOrq2y8F82GX4EDYvZajKuiIfPj0pSF",
+	"27n7atlRFr6NjwFOU2rw41318t0JLN7xjBD/PRfo2hBYypkrEilD5PS0WhEkpNH6AEFI9w2VpBDx6xxv",
+	"loZ4zKTwznycN272IHbvPCfNQrCq3SRcQDm2PM5yHXMv9XFS5wl/hauy38rypg9SfzOZs7m+yoMOsELw",
+	"viCxvSJPfgKsP7OcT6KNvpaqb7hIZcn+Sra36YmgUA9E5n09UR8q72qOegAUwD0jLdcwlNoa/etjqKmp",
+	"2LxrV6hkFmBqYvNK8q7vqdAzzx5N7a78l1wsW+Mjgbuy3S8NugslpKEAt4EsK4MwJQ8KiUzGptCzSSnS",
+	"vEg/5X41UpptA1DS+0aTYwi2Vwy8KRlhxogmtBllV/oLnGUNLQTC4EeCMzWavW+psMql34WA63n8WM/G",
+	"3i+VgzRzNJ3YG3uj1Zf6dsN79o2oy2qljbF+G6ffv0Q7Ozv70F3j/KUx9D1HA4ETQ5FQSofUlgPHKDZ2",
+	"SC1ADiRRFalRK3FQfqEiLbuWER+f30WRGd283lIHwROqp2l7gdxzlBCrcwypGuV9sFq7orXlBzyhW3ZG",
+	"o454aHhdWhcXtfFZJEh6t+QfdDl304VbyWEu6W9UlA9NpQigx5RBRydI9nfVdq3RxJ+ns0xwg7UUBQse",
+	"sRhUWt8fvSD7wPnKUBu6jiGuGHoNTCE/xkmyjfBaX5QPv/cD2qeEVtOJgjJT62VW9ciF5KJBs/Iu5wD8",
+	"mca4xvJx3/WzmtlwZWbssnUWi+93YWBaea3w6N0CneGbuzAYYXk5tlPNZ0970OXFqAir2aK6doRptbHy",
+	"MLBCcIWz0ia2IHmmxqHNQDj41Qfu1imLbWvi9wnxV1R9jXeAYQEYTaSnYiqfASmbBWV5zr0MAkt1/TLD",
+	"qtD6Gb8JneXK1eNGKRlQBr1Jxk+j/M+ojN4ul2v/1n0x11S3wNBZg+NZHKjHszfMXnNTVgSBm5EkiScK",
+	"fL118fW3UIi+udZERRypTnyxbGmPE4aru/yChOEyvnv24DxzR0Ng9ghPJoSRFDILJhmmzOhx7WVODm9r",
+	"M43XQK42GTYJ0Rpd2VVl+/Z2sTl9wWm4ncw7gWUeqlItu6dTpvR1XITzPC1Tp6hCmLtRXTcKnaJiHd80",
+	"5V/1QrQi0mRb1pOAIlIhfqsTgTpdmj2vJxN7VpLO/1Tp5pwPh5nzX56BgjQXRryokCbuotUr6B8miTpw",
+	"92ks4q6FkXmESjTI6GRS8YU0gvuncmLpW1vdi9UMJe8hJmUWr6rLOjIJHWDZhfRlI90fuBYzHNL4hKAk",
+	"RVpLHoLM/tm8x5/HxfvExrWX9rywEbBDJMiYXxMnxMB7PQC8ImQiC2FmuRm9xDn3bNspRB/GePLBLPPi",
+	"w4X9sDI2cjyhrYSnZEjYVrGOBzjoGnzcn9c5/eQO6Xu7kB/sNZ7BY4vBTX6lpkDAVZWJrkYFP2Rw8dWc",
+	"e3aLcg5w5dSxfzVs327Adg+5IShkGTbvfBpsXtmT9XwBnK+se2jV9gHKVIXZLVaH58dGLhGoZ8ws/ho6",
+	"d0uiKh8zefcpcPrFXdigHdUcISN+w1yCjWF6/SkyeAGsutIW2vo6wMVxMyKCIJIZK9a9vJhPRC/276qR",
+	"p4858N1G9/eisJWZs/VhsooXdSyt3u3seSwA2cUwFzYTxQqhq5zZxXyCOyfI4rEk07jzqxu7B9ne84fP",
+	"Oh0mhKUG4PzIFH0QJF1otd51WvblYp3zRovJN4KzIeKs6OYnFbJbadJFV8aNFwU9nR/d9P/O3p7Y4ilF",
+	"DMgGZM3RFHxDXpxIGjbGtmz+GSFOMyxrSQSTiV1aEJBUaqhG4/S6Rm0utQBo9mrB59LFpzTVqjEmgGcS",
+	"mWeb79xSRVCTqarV5F4AAI0iUDg3jCnjQ0SYEtOiC+K9GGbZpPtSI2tGnoJsdqoTS4XFE0y773VIvNSw",
+	"vvR6rEJpmyjXUVKJnEEC872w8XkjS/CAt4Kss2Spic41QF59q3U6NO+A599ohdwvo/ALQg0eFmWwSNaz",
+	"rgbPX7NoVs+zs8hWbddamXmVXT/OXjtzhl+QyXYmqGT2BH1k/bhYg6krUCsYLxbwDrBEFi09ClaC+ABc",
+	"sCbsx+MdXqjPQq6xez+dgzVGdngW19K+uukW61b3TKIiKAltxKuuEMxxeX9eXL2LKtHMzEU/Wc5lOKf7",
+	"duVY+qbYojnUtUHrq0GhFbFrEre/hRrt9YXtctsLwLWZ0j2eHBUOsnvTy8WksnZAxUtWJXRPRuO+UPL2",
+	"JGf3BZ5bpajSg87Ocwl+McenX0SSXFA1PdOLsa3BJ/QnMj3MTcjdTC6Z34pKcxHXwerw3TG6IpCy0Ngb",
+	"viiBU/ITDG8yaa6UDfgcH1LelwTiWm0hoWcSXe+gX1y4gn4xtNp3Di1EtWA61n+Vzrj+NGIjzFI0EHzs",
+	"zTTJ+xlNUMqTXI8wHbbQ+YjK4jun4WqpNyNI8lwkJGJ8oIV8NXKOzIng+lh7KB7jK4KGhBGBFYmRygWT",
+	"WkujzCoLP3CUZNT1KoJqjEfJiNsKpKb/ygAnJPTqkrqMAeLCfV05RjzElEmFqApNmUTnVZXFkGKEwRBv",
+	"SDtiETuq/mr9lq5It1kCnBci7JpkfEJ6KLbAFoc2rSmMWGz6xZgEFw1zcRvV5jZ+LYliP/k1Rhvktxxn",
+	"SPGIwcB2GcAXb4b6aS+T2L6glv8aw1Z+0WsvqzaD9rxRLcwcIj4YoP4UWYfDpj2deOt6J7ZaXcQmWJoy",
+	"bF4JaH/x1UTi2BaobMwLtk2fMCtKTBf1pc28Q6Ik2t3ej1i1PrU7PbOyoswxUvjKeraghiZYUG1mb7W6",
+	"5iuS4WlxXDNFN23rakUVJFi5S64j14ZDrM2GTHc+IQxPaNALdtqd9o61xwAh2bosXMzX3a1SvZvwJq/o",
+	"mcZcvZUewhPqioaVbQ4ACzTEoqOxCX2tBrzbktERc4e8wYVLkfdb78H9G4Jhv9xEWBYQfsPzLEWcRQy7",
+	"dJwQuQjmENn45RDZ8OUQZZRdQQVv7HLgegagItsgvOjYYBfq1ncDjt7YM9rGrpmOCYwAsTxideFdxggm",
+	"kL6RypRIrc5pTb9xCGaiCOrCGudoRgH5S6ncgCCG8pkk9Tqgz/TXDU3lcUr0ISHNw9I8I6atm7WIaIIv",
+	"/cpDvoFwyCHF1kBeAdLHadArEzABiAQeE+NfmhNyUj6y5XVwA4YSLh3xzlz98SuIUbHU5jtr9nlAgRAb",
+	"zN4L5NgLvTHVJV708fP+i51Oaz/FaavbTbutF53+bqvTSTq7g3R3p5N4nUsKC3Pw6uj18c9Hp0evPJl9",
+	"Ngly9UJ19fzWu6r8YEtVOFINqLrd2Z43bfFctbezXs9up7N81Hc4LRaih3SXD6nUM4RBO8sHlX1RYcTe",
+	"8hEz3bdg4IvlA2s1zmHY/vJhRXd7PaC7wpbqPTzuwmBvlSOv9sKDUSu8raEYOAzdXT601tsTBM58PMZi",
+	"atG9pOIb0tF/zWUUHkLhGs0Uggs9rspMhKuD/1heckqg9LVs6gQRsfkspMo/FEc3rmxrLWK2Z1pRFpQQ",
+	"C4IEmWQ4MQme3pBnWlwd0WSEkoxgAWuioiDGEcv40KR8WJeT1xE9dJIkKmpkO2+AtF0jwORCVcT0EgZc",
+	"DLkWjNvoLYQf2j2bBeZM8VyT9iYyXSvrcT9KXae7FVqzAgj71UnWpMYnNX9DCgC36MvFioNUUqDQUqIw",
+	"gtSw3/U6hoYgVGH1B6J+tI80Q9vqrL5gy8aGthrPtalr8xotGmeKVrKgaQEbtitKedD7cOGf12t6TZge",
+	"4HI89enYSZrPZ6xFtUR659MUo5n3n0FfR/2olvjeCT4makRy+UwiRW4VIrcTLqnJVgcHYK9se6I1a8Fz",
+	"RTwx2fRtBJpkzi10xCw3tyNDn1ABQZzK0OiuxTN6n15jgyzzyNwPHIkc2urawjVwChFLeJaRRHEh2+iE",
+	"owz3SVYobpg5M4WeCFHoqYORwDfQXbKJ2v1A1Bt7iEshSB/VFjjiK7AT/Av9ePT6XWGfuAR/nDu/S0gY",
+	"QT+en7/zmtwUrRT6U7T0cNsR+xc6///vjha/AnBM67aLnvpoZv82CqCzZhSE8Ppvo2DreqcsP9ej6ZaC",
+	"OOGWWUMUhObDt5E+mSi4QztwnCWi1FMfGnHCguFiRCgBtADblVFCEJxOF1KMU/PEX5BgFMhgOXvbI+EP",
+	"WFitK8qTrrCQtVxIwqL71CdO65QtBF5QTOj6zDbfqgebC4ndbGMpNyxEjNwQqdCACqnQRn+K4tKnrUU+",
+	"TUE0sYuNUYozYsqSYoUwtAtqo1gSLJJRXAYYlzow6OYRi313E/T+iv0Yr9iYGChYDENEh4xrdIE+6Aco",
+	"/j/WmnMZR2yMVQJtzMeSZNdEtpGtk1rYrgiDCHMynqhpWHY915oeAmyXTSTvNS1yQ+T9BTwMCslKz53R",
+	"382z1Xt6a8LgCbL2kw29XvBYUmdS2YAY4c1KOViwOv+WEzEtjc4Vh12dEHkZYEuXewb3ek/LwirTGkoM",
+	"hrr7DHAmvAeK0dVqvms52lfZt1dQ2f12jn9P2VtfPfL8u46mFoh/cRfO0a5NfUNpBPeKhXNgowrqLRVB",
+	"jwaPP4tYxYF0RabNCraZylOyKyZGKo2oCKZvzoglbpXA4WfSqulyxG/mV/jvRSw2KZtxIVxqhvPNrmZG",
+	"O9tIYJbyMepPlSax4GCII5e4EAU9IKex8eIUzfpL30vqZR+R1DlXBoLIkRZAQYqDFZnFYkGMpVbi62b9",
+	"u1Je8vOaSj8fQXuoPfZzlVn28kQ/NMb93s0rwlyvwVwvgdxQ7Hhl2ayx8uhKZt7uyjzDte1YM40/w877",
+	"hXCnlzYZxHGWZgZVE/yNi7FVxKLNt3jQ27LcaxkUF6K4wEz9h/X1wUfj39EfM8quwNmtmVy8WUjVVJQx",
+	"bu2aWw8CAR2ThAJK7vUHEat568zvxVTWRkzF3Pi8xRJ8ESknH2Or/etKspWCXk6WXQumf3PBtPQXGyQo",
+	"scc0tba17ZDiq1GGjzS9M7QgI6ohSPYVfF9R2MveUH7XnDnul3bEYisRQkIMqO0k7SGMzCsRNtV/zF/S",
+	"RYRMvdwaLdPacVqTN/zfDXd2EU0bKCj1u53dJtQ3O3modGjHrYbyfz59WAHWTvhLKz3+xQWWlfaivuc5",
+	"S9fU55NRn1cWWxcLHuF82WLF5hx1l6oSlFx/KWi7uoHqr2+cWqPtX8OTbBBoOeJO8iaLFlRZka4ACzHF",
+	"Wcra/c6BGCKCk5Fv2oEAU+MmOIgYZsbWbgfZWW338zaKyyzoGJnyJPBGyOKU4NKCCEYzMG2juLBfl7Yp",
+	"ayyC0oFc2ZekCDLjN6ouOTaTTI9SDmYmEy2o57ASB8roFQGBxLUfhSNoo18gdLCqzriNFeYy74gQ47Px",
+	"h2Abs39qUaZQvhhHGWdDIvx6xXpZqeBQDKhBwqkU2fm0pPJLN5ahjaP3m7XSAaZsy0rmqMZySHfWHrXm",
+	"CH8SR1ibqp6U9Rggv6+pSiukXkj8MnGy1ru16qsOwetrSTjkomsVmg/KqMMeOKshkR9NiLCqtVfMwe81",
+	"r+myc7ZvhhEr3MY8Vwk3xb8hd6GS8d7o+9ZvpERGbCbW3Ti+a+nri3zfIeLCzeNKTYCmrVYxgMlPLFI/",
+	"xOn9RXqc/c7Iazq+luxXMwfiWTpIibwHpa0IwfPjxn+g1zUjIIZ+8VaLL2TvwqFr0/rAkXxgiGSWRkxT",
+	"Wz2mkP1N1qGCoqZsgRPZOYbtiyjI8NZzrN/qpqNyvn/4FPbqyne6OlFrKfk+UvJq8m2tCPVDJdtKGeY1",
+	"XVzLt38t0wqQkwoJrpLDRjIcBrctF2Zskm+TDEtpskwlhZC8ZlKtXJ3hRgr9BlJfHX31UhWNj3VubWjn",
+	"TeI+dX8mI1YNvgyRnLJkJDjjucymIeprMDaZOlDwrBadERs7b8QYR4KkVJBEoQE3QGwpNgLt2Xh8BEmg",
+	"65PhGhDs7on14EWyadVI4qlEN8uKg5ddeooRWEXMlSlvo0NkIlJMne0iKtflW9xgvZy4qYRf3I7YIStj",
+	"Lh1LBN9TB3mpyt1OPJ+nQTRTwbQgYVfYc2jmX15p8jXferh1x69aVMQerWy6aagP/1D2VlbWWPO2NW/7",
+	"S/G2MwL9s7wWBIovseQ8grH5tnlbejlpqrGiyS0E2HKBUoKLP/FMnK0GeMIUhUKDKMml4mMioBDGIUPk",
+	"VhMIqipuBEmUtGGxmq8fIFz0Wag8N8ioMeJErFKpv43OiIJC+aqs7+8rTBkk2KARljMOkIjZvUFscDEE",
+	"knnnMSF9Ix3DXSLWpDJ53MXVenF+iaLqCJV+3f+IQeH/BAsx1SPjohu+nbORK802RVhzp4dzJ6+snS33",
+	"XlSCh79XZ1Tzm1U0pCgdVh10ZRmNj3dxG733XV/Sd49BotU/3Wdx37IXUEukLI9latoGp0dnb9+fvjy6",
+	"7HReeH1/7dNFE+Ii7DrliXQZ+lswmdyqzVGEWjs6DCLswHFhV2TLb82o/7h8/uv+7z9Ntv/76qbSBbAX",
+	"bHe2v2l1dlrd7vl2t7fX6e3ut7958byzv/3CdF5pKHRTlOS6H3xWOxrPyZpzlLAQz8ktmPAF6pOMs6EE",
+	"vmQbcBZkPghtkS0AyIJeqNYppNOSdN7a7KitpiF3YVAptrRsjurDMPqtoEPKcOZVeFo+S9MgmK1WaWn5",
+	"TPUBtVmKskz3makcZGa7x8Zm9uMXrVpluP84wM9a6pyVOp+Gdh2fnB+dnhy+vux0ug+lXbU5Stp1yFDO",
+	"yO2EJFrWMl1CeQLCVYpuRjQjCEREJ1s5omAFxqcldDs7n53QNey/jU6c9Gb1Ai2qpVQmGZckPbBSnM2p",
+	"StGAstSVaskhJ9grkPdMgg2lShUfS8vW1KdOff5Uhc1Ie3XUaPYDVfPNq3UtP1xo6dXAjRHdq7DqKgZN",
+	"BE9z6LlcVsEz4CbLeGwoeIc4Awuhlh9xmgoi5WYQBlV64RUjAvHZLrtoalAsvyEp2mkj1VIHVEmSDQ4W",
+	"lTkqulyZd0DS/N3F3f8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

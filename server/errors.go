@@ -32,6 +32,7 @@ var wireErrors = map[sentstub.Code]wireError{
 	sentstub.EMETHOD:            {http.StatusMethodNotAllowed, "VALIDATION_001"},
 	sentstub.ETOOLARGE:          {http.StatusRequestEntityTooLarge, "VALIDATION_001"},
 	sentstub.ECONFLICT:          {http.StatusConflict, "CONFLICT_001"},
+	sentstub.ERATELIMITED:       {http.StatusTooManyRequests, "BUSINESS_002"},
 	sentstub.EUNAVAILABLE:       {http.StatusServiceUnavailable, "SERVICE_001"},
 	sentstub.EINTERNAL:          {http.StatusInternalServerError, "INTERNAL_001"},
 	sentstub.ETIMEOUT:           {http.StatusGatewayTimeout, "INTERNAL_004"},
@@ -55,21 +56,24 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if !ok {
 		wire = wireErrors[sentstub.EINTERNAL]
 	}
+	simulated := isSimulated(err) // logged as such where it was simulated
 	if wire.status >= 500 {
 		// A client that hung up is not a server fault: say so quietly.
 		level, msg := slog.LevelError, "request failed"
 		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 			level, msg = slog.LevelInfo, "client went away"
 		}
-		s.logger.LogAttrs(c.Request().Context(), level, msg,
-			slog.String("request_id", r.id), slog.String("code", wire.code), slog.Any("error", err))
+		if !simulated {
+			s.logger.LogAttrs(c.Request().Context(), level, msg,
+				slog.String("request_id", r.id), slog.String("code", wire.code), slog.Any("error", err))
+		}
 		if wire.status == http.StatusInternalServerError {
 			apiErr = &sentstub.Error{Code: sentstub.EINTERNAL, Message: genericInternalMessage}
 			if r.op != nil && r.op.internalMessage != "" {
 				apiErr.Message = r.op.internalMessage
 			}
 		}
-	} else if apiErr.Cause != nil {
+	} else if apiErr.Cause != nil && !simulated {
 		// The client's fault, such as a body that stalled or is malformed:
 		// worth a line, with its cause, but not an error of the server's.
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "request refused",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -32,11 +31,9 @@ const (
 const idempotencyUnavailable = "Cache service temporarily unavailable"
 
 const (
-	headerSimulate          = "X-Sentstub-Simulate"
-	simulateIdempotencyDown = "idempotency_unavailable"
-	headerIdempotencyKey    = "Idempotency-Key"
-	headerReplayed          = "Idempotent-Replayed"
-	headerOriginalRequest   = "X-Original-Request-Id"
+	headerIdempotencyKey  = "Idempotency-Key"
+	headerReplayed        = "Idempotent-Replayed"
+	headerOriginalRequest = "X-Original-Request-Id"
 )
 
 // replayedHeaders are the response headers stored with a response and
@@ -67,19 +64,17 @@ func storable(status int) bool {
 // Idempotent-Replayed and X-Original-Request-Id. A duplicate that arrives
 // while the first is running waits for it, then replays it, or gets 409
 // CONFLICT_001. When the idempotency store fails, the answer is 503
-// SERVICE_001 and the operation does not run.
+// SERVICE_001 and the operation does not run. (X-Sentstub-Simulate:
+// idempotency_unavailable is answered before, by limit, with or without
+// a key.)
 func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
 		key := c.Request().Header.Get(headerIdempotencyKey)
 		if r.op == nil || !r.op.idempotent || r.caller == nil || key == "" {
-			return next(c)
+			return delayed(next, r.delay)(c)
 		}
 		ctx := c.Request().Context()
-		if c.Request().Header.Get(headerSimulate) == simulateIdempotencyDown {
-			return &sentstub.Error{Code: sentstub.EUNAVAILABLE, Message: idempotencyUnavailable,
-				Cause: errors.New("simulated (X-Sentstub-Simulate: idempotency_unavailable)")}
-		}
 		// The calling account is the key's owner: an organization stays the
 		// same account whatever x-profile-id it sends.
 		account := r.caller.ID
@@ -126,7 +121,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		finished := s.idem.hold(slot)
 		defer finished()
-		return s.runAndStore(c, next, account, key, fp)
+		return s.runAndStore(c, delayed(next, r.delay), account, key, fp)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 // The groups of --help, in the order it lists them. A group is shown only
 // when a flag belongs to it, so adding one is one line here.
-var flagGroups = []string{"Server", "Database", "Idempotency", "Deliveries", "Logging"}
+var flagGroups = []string{"Server", "Database", "Idempotency", "Deliveries", "Limits", "Faults", "Logging"}
 
 // optionFlag is one flag of the binary and its SENTSTUB_* variable.
 type optionFlag struct {
@@ -44,6 +44,10 @@ func (o *Options) flags() []optionFlag {
 		{"Deliveries", "delivery-workers", "N", intValue{&o.DeliveryWorkers, 1, 1024}, "delivery attempts at once", ""},
 		{"Deliveries", "delivery-per-endpoint", "N", intValue{&o.DeliveryPerEndpoint, 1, 1024}, "delivery attempts at once to one endpoint (scheme and host)", ""},
 		{"Deliveries", "delivery-lease", "DURATION", durationValue{&o.DeliveryLease, true}, "how long an attempt holds its delivery if its process dies; then another attempt is made", ""},
+		{"Limits", "rate-limit", "sentdm|N/min,burst=B|off", rateLimitValue{&o.RateLimit}, "enforce rate limits on /v3 per calling account: sentdm is sent.dm's (200/min, burst 50; rotate-secret and test 10/min); N/min,burst=B sets the standard operations'", ""},
+		{"Faults", "chaos", "FRACTION", fractionValue{&o.Chaos}, "answer this fraction (0 to 1) of /v3 requests with a simulated failure, logged as simulated", ""},
+		{"Faults", "chaos-faults", "LIST", faultsValue{&o.ChaosFaults}, "the failures chaos picks from, comma-separated: " + joinFaults(AllFaults), ""},
+		{"Faults", "chaos-seed", "N", uint64Value{&o.ChaosSeed}, "seed of chaos's choices, for a run that can be repeated; 0 picks one, which the log states", ""},
 		{"Logging", "log-level", "LEVEL", levelValue{&o.LogLevel}, "debug, info, warn or error", ""},
 	}
 }
@@ -271,5 +275,49 @@ func (v levelValue) Set(s string) error {
 	if err := v.p.UnmarshalText([]byte(s)); err != nil {
 		return fmt.Errorf("%q is not a log level; use debug, info, warn or error", s)
 	}
+	return nil
+}
+
+type rateLimitValue struct{ p *RateLimits }
+
+func (v rateLimitValue) String() string { return v.p.String() }
+
+func (v rateLimitValue) Set(s string) (err error) {
+	*v.p, err = ParseRateLimits(s)
+	return err
+}
+
+type fractionValue struct{ p *float64 }
+
+func (v fractionValue) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+
+func (v fractionValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > 1 { // NaN too
+		return fmt.Errorf("%q is not a fraction from 0 to 1, like 0.05", s)
+	}
+	*v.p = f
+	return nil
+}
+
+type faultsValue struct{ p *[]Fault }
+
+func (v faultsValue) String() string { return joinFaults(*v.p) }
+
+func (v faultsValue) Set(s string) (err error) {
+	*v.p, err = ParseFaults(s)
+	return err
+}
+
+type uint64Value struct{ p *uint64 }
+
+func (v uint64Value) String() string { return strconv.FormatUint(*v.p, 10) }
+
+func (v uint64Value) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number from 0 to %d", s, uint64(math.MaxUint64))
+	}
+	*v.p = n
 	return nil
 }

@@ -25,6 +25,8 @@ type request struct {
 	account *sentstub.Account
 
 	sandbox bool // the response is a sandbox fake
+
+	delay time.Duration // X-Sentstub-Delay, for the operation (see delayed)
 }
 
 type requestKey struct{}

@@ -46,6 +46,13 @@ type Options struct {
 	DeliveryPerEndpoint int           // attempts at once to one endpoint
 	DeliveryLease       time.Duration // how long an attempt's claim holds if its process dies
 
+	// Rate limits on /v3 (none by default) and simulated failures (see
+	// Config.RateLimits and Config.Chaos).
+	RateLimit   RateLimits
+	Chaos       float64 // the fraction of /v3 requests chaos fails
+	ChaosFaults []Fault // what it picks from
+	ChaosSeed   uint64  // 0 picks one
+
 	LogLevel slog.Level
 
 	ReadHeaderTimeout time.Duration
@@ -80,6 +87,8 @@ func DefaultOptions() Options {
 		DeliveryWorkers:     dispatch.DefaultWorkers,
 		DeliveryPerEndpoint: dispatch.DefaultPerEndpoint,
 		DeliveryLease:       dispatch.DefaultLease,
+
+		ChaosFaults: DefaultChaosFaults,
 	}
 }
 
@@ -119,6 +128,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	}
 	srv, err := New(Config{Store: st, Logger: logger, Fixtures: provision,
 		IdempotencyWait: opts.IdempotencyWait, IdempotencyLockTimeout: opts.IdempotencyLockTimeout,
+		RateLimits: opts.RateLimit, Chaos: Chaos{Fraction: opts.Chaos, Faults: opts.ChaosFaults, Seed: opts.ChaosSeed},
 		Dispatch: dispatch.Config{Policy: sentstub.RetryPolicy{Base: opts.DeliveryRetryBase}, Workers: opts.DeliveryWorkers,
 			PerEndpoint: opts.DeliveryPerEndpoint, Lease: opts.DeliveryLease, Drain: opts.ShutdownTimeout / 2}})
 	if err != nil {

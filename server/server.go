@@ -59,6 +59,12 @@ type Config struct {
 	IdempotencyWait        time.Duration // how long a duplicate waits for its original (5 s)
 	IdempotencyLockTimeout time.Duration // when a claim whose process died is released (30 s)
 	IdempotencyMaxStored   int           // the largest answer stored for replay (MaxStoredResponse)
+
+	// RateLimits are enforced per calling account on /v3; the zero value
+	// (the default) enforces none. Their clock is Now.
+	RateLimits RateLimits
+	// Chaos fails a fraction of /v3 requests, as X-Sentstub-Simulate can.
+	Chaos Chaos
 }
 
 // Server serves the API. It is an http.Handler.
@@ -77,6 +83,10 @@ type Server struct {
 	filterOptions openapi3filter.Options
 	idem          idempotencyConfig
 	metrics       *metrics // see metrics.go
+
+	// Rate limits and simulated failures: see limits.go and faults.go.
+	limits *limiter
+	sim    *simulator
 
 	// keys caches accounts by API key hash. Accounts are never changed or
 	// deleted once provisioned, so a hit can never be stale; misses are not
@@ -103,6 +113,8 @@ type operation struct {
 	internalMessage string
 	// headers are the names of the header parameters it declares.
 	headers []string
+	// rateClass is the rate-limit bucket it draws from (see limits.go).
+	rateClass rateClass
 }
 
 // New returns a Server over cfg.Store, validating against the OpenAPI
@@ -128,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 		lockTimeout: orDefault(cfg.IdempotencyLockTimeout, DefaultIdempotencyLockTimeout),
 		maxStored:   orDefault(cfg.IdempotencyMaxStored, MaxStoredResponse),
 		holders:     map[string]chan struct{}{},
+	}
+	if err := s.initLimits(cfg); err != nil {
+		return nil, err
 	}
 	doc, err := gen.GetSwagger()
 	if err != nil {
@@ -157,8 +172,9 @@ func New(cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	// The order is sent.dm's order of checks: authentication, request
-	// validation, profile authorization, idempotency, then the operation.
-	e.Use(s.metrics.observe, s.begin, s.authenticate, s.validate, s.authorize, s.idempotent)
+	// validation, profile authorization, then (the stub's decision) rate
+	// limits and simulated failures, idempotency, the operation.
+	e.Use(s.metrics.observe, s.begin, s.authenticate, s.validate, s.authorize, s.limit, s.idempotent)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	s.echo = e
 	return s, nil
@@ -198,6 +214,7 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 					declaresHeader(item, op, headerIdempotencyKey),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
 				headers:         headerParams(item, op),
+				rateClass:       rateClassOf(op),
 			}
 		}
 	}

@@ -246,9 +246,6 @@ func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookS
 		want = req.Body.IsActive
 		sandbox = isSet(req.Body.Sandbox)
 	}
-	if err := simulate(ctx, req.Params.XSentstubDelay, req.Params.XSentstubSimulate); err != nil {
-		return nil, err
-	}
 	var (
 		w   *sentstub.Webhook
 		err error
@@ -268,33 +265,6 @@ func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookS
 		return nil, err
 	}
 	return s.webhookOK(r, w), nil
-}
-
-// maxSimulatedDelay bounds X-Sentstub-Delay, below the server's write
-// timeout.
-const maxSimulatedDelay = 30 * time.Second
-
-// simulate applies the stub-only headers: X-Sentstub-Delay makes the
-// operation slow, X-Sentstub-Simulate: internal_error makes it fail.
-func simulate(ctx context.Context, delay *string, failure *gen.ToggleWebhookStatusParamsXSentstubSimulate) error {
-	if delay != nil {
-		d, err := time.ParseDuration(*delay)
-		if err != nil || d > maxSimulatedDelay {
-			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed,
-				Details: map[string][]string{"X-Sentstub-Delay": {"must be a duration of at most 30s, like 500ms or 7s"}}}
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if failure != nil && *failure == gen.ToggleWebhookStatusParamsXSentstubSimulateInternalError {
-		return errors.New("simulated internal error (X-Sentstub-Simulate: internal_error)")
-	}
-	return nil
 }
 
 // sandboxWebhook is what a sandbox request works on, and marks r as a

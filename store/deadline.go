@@ -18,8 +18,8 @@ const DefaultTimeout = 5 * time.Second
 // The messages of the errors a store call reports when the database fails
 // as a whole: sent.dm's titles of INTERNAL_004 and INTERNAL_005.
 const (
-	timeoutMessage     = "Timeout waiting for operation"
-	unavailableMessage = "Service temporarily unavailable"
+	timeoutMessage     = sentstub.TimeoutMessage
+	unavailableMessage = sentstub.DBUnavailableMessage
 )
 
 // bound starts a store call: it returns ctx limited to timeout, and the

@@ -174,6 +174,10 @@ func TestHelp(t *testing.T) {
 		{"Deliveries", [][3]string{{"delivery-retry-base", "SENTSTUB_DELIVERY_RETRY_BASE", "1m0s"},
 			{"delivery-workers", "SENTSTUB_DELIVERY_WORKERS", "16"}, {"delivery-per-endpoint", "SENTSTUB_DELIVERY_PER_ENDPOINT", "8"},
 			{"delivery-lease", "SENTSTUB_DELIVERY_LEASE", "5m0s"}}},
+		{"Limits", [][3]string{{"rate-limit", "SENTSTUB_RATE_LIMIT", "off"}}},
+		{"Faults", [][3]string{{"chaos", "SENTSTUB_CHAOS", "0"},
+			{"chaos-faults", "SENTSTUB_CHAOS_FAULTS", "rate_limited,internal_error,unavailable,timeout,disconnect"},
+			{"chaos-seed", "SENTSTUB_CHAOS_SEED", "0"}}},
 		{"Logging", [][3]string{{"log-level", "SENTSTUB_LOG_LEVEL", "info"}}},
 	}
 	help := r.stdout
@@ -228,6 +232,11 @@ func TestBadUsage(t *testing.T) {
 		{"unknown log level", nil, []string{"--log-level", "loud"}, []string{`--log-level: "loud"`, "debug, info, warn or error"}},
 		{"empty database", nil, []string{"--db="}, []string{"--db: must not be empty"}},
 		{"an argument", nil, []string{"serve"}, []string{`unexpected argument "serve"`}},
+		{"unknown rate limit", nil, []string{"--rate-limit", "fast"}, []string{`--rate-limit: "fast" is not a rate limit`, "30/min,burst=3"}},
+		{"rate limit of 0", []string{"SENTSTUB_RATE_LIMIT=0/min"}, nil, []string{"SENTSTUB_RATE_LIMIT", "must be 1 to"}},
+		{"chaos over 1", nil, []string{"--chaos=1.5"}, []string{`--chaos: "1.5" is not a fraction from 0 to 1`}},
+		{"unknown fault", nil, []string{"--chaos-faults", "timeout,meteor"}, []string{`--chaos-faults: "meteor" is not a fault`, "disconnect"}},
+		{"negative seed", nil, []string{"--chaos-seed", "-1"}, []string{`--chaos-seed: "-1" is not a whole number`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantOneLineError(t, runSentstub(t, tt.env, tt.args...), 2, tt.want...)

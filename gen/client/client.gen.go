@@ -90,42 +90,6 @@ func (e WebhookEventDeliveryStatus) Valid() bool {
 	}
 }
 
-// Defines values for SentstubSimulate.
-const (
-	SentstubSimulateIdempotencyUnavailable SentstubSimulate = "idempotency_unavailable"
-	SentstubSimulateInternalError          SentstubSimulate = "internal_error"
-)
-
-// Valid indicates whether the value is a known member of the SentstubSimulate enum.
-func (e SentstubSimulate) Valid() bool {
-	switch e {
-	case SentstubSimulateIdempotencyUnavailable:
-		return true
-	case SentstubSimulateInternalError:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ToggleWebhookStatusParamsXSentstubSimulate.
-const (
-	ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable ToggleWebhookStatusParamsXSentstubSimulate = "idempotency_unavailable"
-	ToggleWebhookStatusParamsXSentstubSimulateInternalError          ToggleWebhookStatusParamsXSentstubSimulate = "internal_error"
-)
-
-// Valid indicates whether the value is a known member of the ToggleWebhookStatusParamsXSentstubSimulate enum.
-func (e ToggleWebhookStatusParamsXSentstubSimulate) Valid() bool {
-	switch e {
-	case ToggleWebhookStatusParamsXSentstubSimulateIdempotencyUnavailable:
-		return true
-	case ToggleWebhookStatusParamsXSentstubSimulateInternalError:
-		return true
-	default:
-		return false
-	}
-}
-
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	DisplayName string `json:"display_name"`
@@ -430,7 +394,7 @@ type Search = string
 type SentstubDelay = string
 
 // SentstubSimulate defines model for SentstubSimulate.
-type SentstubSimulate string
+type SentstubSimulate = string
 
 // WebhookID defines model for WebhookID.
 type WebhookID = openapi_types.UUID
@@ -461,6 +425,9 @@ type NotFound = ErrorResponse
 
 // PayloadTooLarge defines model for PayloadTooLarge.
 type PayloadTooLarge = ErrorResponse
+
+// RateLimited defines model for RateLimited.
+type RateLimited = ErrorResponse
 
 // RequestTimeout defines model for RequestTimeout.
 type RequestTimeout = ErrorResponse
@@ -507,6 +474,29 @@ type ListWebhooksParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // CreateWebhookParams defines parameters for CreateWebhook.
@@ -520,6 +510,29 @@ type CreateWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ListWebhookEventTypesParams defines parameters for ListWebhookEventTypes.
@@ -528,6 +541,29 @@ type ListWebhookEventTypesParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // DeleteWebhookParams defines parameters for DeleteWebhook.
@@ -536,6 +572,29 @@ type DeleteWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // RetrieveWebhookParams defines parameters for RetrieveWebhook.
@@ -544,6 +603,29 @@ type RetrieveWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // UpdateWebhookParams defines parameters for UpdateWebhook.
@@ -557,6 +639,29 @@ type UpdateWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ListWebhookEventsParams defines parameters for ListWebhookEvents.
@@ -574,6 +679,29 @@ type ListWebhookEventsParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
@@ -587,6 +715,29 @@ type RotateWebhookSecretParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // TestWebhookParams defines parameters for TestWebhook.
@@ -600,6 +751,29 @@ type TestWebhookParams struct {
 	// API keys can use this header. The profile must belong to the calling
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
+
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
+	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
+
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
 
 // ToggleWebhookStatusParams defines parameters for ToggleWebhookStatus.
@@ -614,21 +788,29 @@ type ToggleWebhookStatusParams struct {
 	// organization.
 	XProfileID *ProfileID `json:"x-profile-id,omitempty"`
 
-	// XSentstubDelay Stub only (api.sent.dm ignores it): the operation takes this long, up
-	// to 30s, so that clients can test timeouts and concurrent requests
-	// with one Idempotency-Key. Milliseconds or seconds: `500ms`, `7s`.
+	// XSentstubDelay Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// the operation takes this long, up to 30s, so that clients can test
+	// timeouts and concurrent requests with one Idempotency-Key.
+	// Milliseconds or seconds: `500ms`, `7s`. With `X-Sentstub-Simulate`,
+	// the simulated failure is answered after the delay. More than 30s is
+	// 400 `VALIDATION_001`.
 	XSentstubDelay *SentstubDelay `json:"X-Sentstub-Delay,omitempty"`
 
-	// XSentstubSimulate Stub only (api.sent.dm ignores it): make the request fail as
-	// production can. `internal_error`: the operation fails, 500
-	// INTERNAL_001. `idempotency_unavailable`: the idempotency store is
-	// down, 503 SERVICE_001, and the operation does not run (only with an
-	// Idempotency-Key).
-	XSentstubSimulate *ToggleWebhookStatusParamsXSentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
+	// XSentstubSimulate Stub only (api.sent.dm ignores it; the Go client does not send it):
+	// answer with a failure production can give, having executed nothing
+	// and stored nothing (with or without an Idempotency-Key, no key is
+	// claimed). `rate_limited`: 429 `BUSINESS_002` with the rate-limit
+	// headers and `Retry-After: 1`. `internal_error`: 500 `INTERNAL_001`.
+	// `unavailable`: 503 `INTERNAL_005`. `timeout`: 504 `INTERNAL_004`.
+	// `idempotency_unavailable`: 503 `SERVICE_001`. `disconnect`: the
+	// connection is closed without an answer.
+	//
+	// `;times=N` (1 to 999) fails only the first N requests of the calling
+	// account that carry this exact value with the same method, path,
+	// `x-profile-id`, body and Idempotency-Key (one call and its retries),
+	// and lets the later ones run: `internal_error;times=2`.
+	XSentstubSimulate *SentstubSimulate `json:"X-Sentstub-Simulate,omitempty"`
 }
-
-// ToggleWebhookStatusParamsXSentstubSimulate defines parameters for ToggleWebhookStatus.
-type ToggleWebhookStatusParamsXSentstubSimulate string
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
@@ -1330,6 +1512,28 @@ func NewListWebhooksRequest(server string, params *ListWebhooksParams) (*http.Re
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -1396,6 +1600,28 @@ func NewCreateWebhookRequestWithBody(server string, params *CreateWebhookParams,
 			req.Header.Set("x-profile-id", headerParam1)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
+		}
+
 	}
 
 	return req, nil
@@ -1436,6 +1662,28 @@ func NewListWebhookEventTypesRequest(server string, params *ListWebhookEventType
 			}
 
 			req.Header.Set("x-profile-id", headerParam0)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
 		}
 
 	}
@@ -1487,6 +1735,28 @@ func NewDeleteWebhookRequest(server string, id WebhookID, params *DeleteWebhookP
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -1534,6 +1804,28 @@ func NewRetrieveWebhookRequest(server string, id WebhookID, params *RetrieveWebh
 			}
 
 			req.Header.Set("x-profile-id", headerParam0)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
 		}
 
 	}
@@ -1607,6 +1899,28 @@ func NewUpdateWebhookRequestWithBody(server string, id WebhookID, params *Update
 			}
 
 			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
 		}
 
 	}
@@ -1701,6 +2015,28 @@ func NewListWebhookEventsRequest(server string, id WebhookID, params *ListWebhoo
 			req.Header.Set("x-profile-id", headerParam0)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam1)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam2)
+		}
+
 	}
 
 	return req, nil
@@ -1774,6 +2110,28 @@ func NewRotateWebhookSecretRequestWithBody(server string, id WebhookID, params *
 			req.Header.Set("x-profile-id", headerParam1)
 		}
 
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
+		}
+
 	}
 
 	return req, nil
@@ -1845,6 +2203,28 @@ func NewTestWebhookRequestWithBody(server string, id WebhookID, params *TestWebh
 			}
 
 			req.Header.Set("x-profile-id", headerParam1)
+		}
+
+		if params.XSentstubDelay != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Delay", *params.XSentstubDelay, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Delay", headerParam2)
+		}
+
+		if params.XSentstubSimulate != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Sentstub-Simulate", *params.XSentstubSimulate, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Sentstub-Simulate", headerParam3)
 		}
 
 	}
@@ -2188,19 +2568,23 @@ type ClientWithResponsesInterface interface {
 
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhooksResponse400Headers the declared response headers of an HTTP 400 response for ListWebhooks
 type ListWebhooksResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse401Headers the declared response headers of an HTTP 401 response for ListWebhooks
@@ -2232,25 +2616,42 @@ type ListWebhooksResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhooksResponse429Headers the declared response headers of an HTTP 429 response for ListWebhooks
+type ListWebhooksResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhooksResponse500Headers the declared response headers of an HTTP 500 response for ListWebhooks
 type ListWebhooksResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListWebhooks
 type ListWebhooksResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhooksResponse504Headers the declared response headers of an HTTP 504 response for ListWebhooks
 type ListWebhooksResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhooksResponse struct {
@@ -2268,6 +2669,8 @@ type ListWebhooksResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -2286,6 +2689,8 @@ type ListWebhooksResponse struct {
 	Headers405 *ListWebhooksResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhooksResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhooksResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhooksResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2322,6 +2727,11 @@ func (r ListWebhooksResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhooksResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhooksResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -2370,19 +2780,23 @@ func (r ListWebhooksResponse) ContentType() string {
 
 // CreateWebhookResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhook
 type CreateWebhookResponse201Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // CreateWebhookResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhook
 type CreateWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhook
@@ -2416,9 +2830,11 @@ type CreateWebhookResponse408Headers struct {
 
 // CreateWebhookResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhook
 type CreateWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhook
@@ -2428,25 +2844,42 @@ type CreateWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// CreateWebhookResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhook
+type CreateWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // CreateWebhookResponse500Headers the declared response headers of an HTTP 500 response for CreateWebhook
 type CreateWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhook
 type CreateWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // CreateWebhookResponse504Headers the declared response headers of an HTTP 504 response for CreateWebhook
 type CreateWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type CreateWebhookResponse struct {
@@ -2468,6 +2901,8 @@ type CreateWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -2490,6 +2925,8 @@ type CreateWebhookResponse struct {
 	Headers409 *CreateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *CreateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2538,6 +2975,11 @@ func (r CreateWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r CreateWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -2584,12 +3026,14 @@ func (r CreateWebhookResponse) ContentType() string {
 
 // ListWebhookEventTypesResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhookEventTypesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEventTypes
@@ -2621,25 +3065,42 @@ type ListWebhookEventTypesResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhookEventTypesResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEventTypes
+type ListWebhookEventTypesResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhookEventTypesResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventTypesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventTypesResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEventTypes
 type ListWebhookEventTypesResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhookEventTypesResponse struct {
@@ -2655,6 +3116,8 @@ type ListWebhookEventTypesResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -2671,6 +3134,8 @@ type ListWebhookEventTypesResponse struct {
 	Headers405 *ListWebhookEventTypesResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhookEventTypesResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookEventTypesResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventTypesResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2702,6 +3167,11 @@ func (r ListWebhookEventTypesResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhookEventTypesResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookEventTypesResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -2750,19 +3220,23 @@ func (r ListWebhookEventTypesResponse) ContentType() string {
 
 // DeleteWebhookResponse204Headers the declared response headers of an HTTP 204 response for DeleteWebhook
 type DeleteWebhookResponse204Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // DeleteWebhookResponse400Headers the declared response headers of an HTTP 400 response for DeleteWebhook
 type DeleteWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhook
@@ -2781,11 +3255,13 @@ type DeleteWebhookResponse403Headers struct {
 
 // DeleteWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhook
 type DeleteWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse405Headers the declared response headers of an HTTP 405 response for DeleteWebhook
@@ -2803,25 +3279,42 @@ type DeleteWebhookResponse408Headers struct {
 	XResponseTime string
 }
 
+// DeleteWebhookResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhook
+type DeleteWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // DeleteWebhookResponse500Headers the declared response headers of an HTTP 500 response for DeleteWebhook
 type DeleteWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
 type DeleteWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // DeleteWebhookResponse504Headers the declared response headers of an HTTP 504 response for DeleteWebhook
 type DeleteWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type DeleteWebhookResponse struct {
@@ -2839,6 +3332,8 @@ type DeleteWebhookResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -2859,6 +3354,8 @@ type DeleteWebhookResponse struct {
 	Headers405 *DeleteWebhookResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *DeleteWebhookResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *DeleteWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -2895,6 +3392,11 @@ func (r DeleteWebhookResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r DeleteWebhookResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -2943,19 +3445,23 @@ func (r DeleteWebhookResponse) ContentType() string {
 
 // RetrieveWebhookResponse200Headers the declared response headers of an HTTP 200 response for RetrieveWebhook
 type RetrieveWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // RetrieveWebhookResponse400Headers the declared response headers of an HTTP 400 response for RetrieveWebhook
 type RetrieveWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse401Headers the declared response headers of an HTTP 401 response for RetrieveWebhook
@@ -2974,11 +3480,13 @@ type RetrieveWebhookResponse403Headers struct {
 
 // RetrieveWebhookResponse404Headers the declared response headers of an HTTP 404 response for RetrieveWebhook
 type RetrieveWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse405Headers the declared response headers of an HTTP 405 response for RetrieveWebhook
@@ -2996,25 +3504,42 @@ type RetrieveWebhookResponse408Headers struct {
 	XResponseTime string
 }
 
+// RetrieveWebhookResponse429Headers the declared response headers of an HTTP 429 response for RetrieveWebhook
+type RetrieveWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // RetrieveWebhookResponse500Headers the declared response headers of an HTTP 500 response for RetrieveWebhook
 type RetrieveWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse503Headers the declared response headers of an HTTP 503 response for RetrieveWebhook
 type RetrieveWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RetrieveWebhookResponse504Headers the declared response headers of an HTTP 504 response for RetrieveWebhook
 type RetrieveWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type RetrieveWebhookResponse struct {
@@ -3034,6 +3559,8 @@ type RetrieveWebhookResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3054,6 +3581,8 @@ type RetrieveWebhookResponse struct {
 	Headers405 *RetrieveWebhookResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *RetrieveWebhookResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetrieveWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RetrieveWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3095,6 +3624,11 @@ func (r RetrieveWebhookResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r RetrieveWebhookResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetrieveWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3143,19 +3677,23 @@ func (r RetrieveWebhookResponse) ContentType() string {
 
 // UpdateWebhookResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhook
 type UpdateWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // UpdateWebhookResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhook
 type UpdateWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhook
@@ -3174,11 +3712,13 @@ type UpdateWebhookResponse403Headers struct {
 
 // UpdateWebhookResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhook
 type UpdateWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse405Headers the declared response headers of an HTTP 405 response for UpdateWebhook
@@ -3198,9 +3738,11 @@ type UpdateWebhookResponse408Headers struct {
 
 // UpdateWebhookResponse409Headers the declared response headers of an HTTP 409 response for UpdateWebhook
 type UpdateWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse413Headers the declared response headers of an HTTP 413 response for UpdateWebhook
@@ -3210,25 +3752,42 @@ type UpdateWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// UpdateWebhookResponse429Headers the declared response headers of an HTTP 429 response for UpdateWebhook
+type UpdateWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // UpdateWebhookResponse500Headers the declared response headers of an HTTP 500 response for UpdateWebhook
 type UpdateWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhook
 type UpdateWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // UpdateWebhookResponse504Headers the declared response headers of an HTTP 504 response for UpdateWebhook
 type UpdateWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type UpdateWebhookResponse struct {
@@ -3252,6 +3811,8 @@ type UpdateWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3276,6 +3837,8 @@ type UpdateWebhookResponse struct {
 	Headers409 *UpdateWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *UpdateWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3329,6 +3892,11 @@ func (r UpdateWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r UpdateWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -3375,19 +3943,23 @@ func (r UpdateWebhookResponse) ContentType() string {
 
 // ListWebhookEventsResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookEvents
 type ListWebhookEventsResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ListWebhookEventsResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookEvents
 type ListWebhookEventsResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEvents
@@ -3406,11 +3978,13 @@ type ListWebhookEventsResponse403Headers struct {
 
 // ListWebhookEventsResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookEvents
 type ListWebhookEventsResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse405Headers the declared response headers of an HTTP 405 response for ListWebhookEvents
@@ -3428,25 +4002,42 @@ type ListWebhookEventsResponse408Headers struct {
 	XResponseTime string
 }
 
+// ListWebhookEventsResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEvents
+type ListWebhookEventsResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ListWebhookEventsResponse500Headers the declared response headers of an HTTP 500 response for ListWebhookEvents
 type ListWebhookEventsResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEvents
 type ListWebhookEventsResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ListWebhookEventsResponse504Headers the declared response headers of an HTTP 504 response for ListWebhookEvents
 type ListWebhookEventsResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ListWebhookEventsResponse struct {
@@ -3466,6 +4057,8 @@ type ListWebhookEventsResponse struct {
 	JSON405 *MethodNotAllowed
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3486,6 +4079,8 @@ type ListWebhookEventsResponse struct {
 	Headers405 *ListWebhookEventsResponse405Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *ListWebhookEventsResponse408Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookEventsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ListWebhookEventsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3527,6 +4122,11 @@ func (r ListWebhookEventsResponse) GetJSON405() *MethodNotAllowed {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r ListWebhookEventsResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookEventsResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3575,19 +4175,23 @@ func (r ListWebhookEventsResponse) ContentType() string {
 
 // RotateWebhookSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookSecret
 type RotateWebhookSecretResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // RotateWebhookSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateWebhookSecret
 type RotateWebhookSecretResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookSecret
@@ -3606,11 +4210,13 @@ type RotateWebhookSecretResponse403Headers struct {
 
 // RotateWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookSecret
 type RotateWebhookSecretResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse405Headers the declared response headers of an HTTP 405 response for RotateWebhookSecret
@@ -3630,9 +4236,11 @@ type RotateWebhookSecretResponse408Headers struct {
 
 // RotateWebhookSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookSecret
 type RotateWebhookSecretResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse413Headers the declared response headers of an HTTP 413 response for RotateWebhookSecret
@@ -3642,25 +4250,42 @@ type RotateWebhookSecretResponse413Headers struct {
 	XResponseTime string
 }
 
+// RotateWebhookSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookSecret
+type RotateWebhookSecretResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // RotateWebhookSecretResponse500Headers the declared response headers of an HTTP 500 response for RotateWebhookSecret
 type RotateWebhookSecretResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookSecret
 type RotateWebhookSecretResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // RotateWebhookSecretResponse504Headers the declared response headers of an HTTP 504 response for RotateWebhookSecret
 type RotateWebhookSecretResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type RotateWebhookSecretResponse struct {
@@ -3684,6 +4309,8 @@ type RotateWebhookSecretResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3708,6 +4335,8 @@ type RotateWebhookSecretResponse struct {
 	Headers409 *RotateWebhookSecretResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *RotateWebhookSecretResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateWebhookSecretResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *RotateWebhookSecretResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3761,6 +4390,11 @@ func (r RotateWebhookSecretResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r RotateWebhookSecretResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -3807,19 +4441,23 @@ func (r RotateWebhookSecretResponse) ContentType() string {
 
 // TestWebhookResponse200Headers the declared response headers of an HTTP 200 response for TestWebhook
 type TestWebhookResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // TestWebhookResponse400Headers the declared response headers of an HTTP 400 response for TestWebhook
 type TestWebhookResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse401Headers the declared response headers of an HTTP 401 response for TestWebhook
@@ -3838,11 +4476,13 @@ type TestWebhookResponse403Headers struct {
 
 // TestWebhookResponse404Headers the declared response headers of an HTTP 404 response for TestWebhook
 type TestWebhookResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse405Headers the declared response headers of an HTTP 405 response for TestWebhook
@@ -3862,9 +4502,11 @@ type TestWebhookResponse408Headers struct {
 
 // TestWebhookResponse409Headers the declared response headers of an HTTP 409 response for TestWebhook
 type TestWebhookResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse413Headers the declared response headers of an HTTP 413 response for TestWebhook
@@ -3874,25 +4516,42 @@ type TestWebhookResponse413Headers struct {
 	XResponseTime string
 }
 
+// TestWebhookResponse429Headers the declared response headers of an HTTP 429 response for TestWebhook
+type TestWebhookResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // TestWebhookResponse500Headers the declared response headers of an HTTP 500 response for TestWebhook
 type TestWebhookResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse503Headers the declared response headers of an HTTP 503 response for TestWebhook
 type TestWebhookResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // TestWebhookResponse504Headers the declared response headers of an HTTP 504 response for TestWebhook
 type TestWebhookResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type TestWebhookResponse struct {
@@ -3916,6 +4575,8 @@ type TestWebhookResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3940,6 +4601,8 @@ type TestWebhookResponse struct {
 	Headers409 *TestWebhookResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *TestWebhookResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestWebhookResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *TestWebhookResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -3993,6 +4656,11 @@ func (r TestWebhookResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
 }
 
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TestWebhookResponse) GetJSON429() *RateLimited {
+	return r.JSON429
+}
+
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r TestWebhookResponse) GetJSON500() *InternalError {
 	return r.JSON500
@@ -4039,19 +4707,23 @@ func (r TestWebhookResponse) ContentType() string {
 
 // ToggleWebhookStatusResponse200Headers the declared response headers of an HTTP 200 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse200Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
-	XSandbox           *string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
+	XSandbox            *string
 }
 
 // ToggleWebhookStatusResponse400Headers the declared response headers of an HTTP 400 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse400Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse401Headers the declared response headers of an HTTP 401 response for ToggleWebhookStatus
@@ -4070,11 +4742,13 @@ type ToggleWebhookStatusResponse403Headers struct {
 
 // ToggleWebhookStatusResponse404Headers the declared response headers of an HTTP 404 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse404Headers struct {
-	IdempotentReplayed *string
-	XAPIVersion        string
-	XOriginalRequestID *string
-	XRequestID         string
-	XResponseTime      string
+	IdempotentReplayed  *string
+	XAPIVersion         string
+	XOriginalRequestID  *string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse405Headers the declared response headers of an HTTP 405 response for ToggleWebhookStatus
@@ -4094,9 +4768,11 @@ type ToggleWebhookStatusResponse408Headers struct {
 
 // ToggleWebhookStatusResponse409Headers the declared response headers of an HTTP 409 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse409Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse413Headers the declared response headers of an HTTP 413 response for ToggleWebhookStatus
@@ -4106,25 +4782,42 @@ type ToggleWebhookStatusResponse413Headers struct {
 	XResponseTime string
 }
 
+// ToggleWebhookStatusResponse429Headers the declared response headers of an HTTP 429 response for ToggleWebhookStatus
+type ToggleWebhookStatusResponse429Headers struct {
+	RetryAfter          int
+	XAPIVersion         string
+	XRateLimitLimit     int
+	XRateLimitRemaining int
+	XRateLimitReset     int
+	XRequestID          string
+	XResponseTime       string
+}
+
 // ToggleWebhookStatusResponse500Headers the declared response headers of an HTTP 500 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse500Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse503Headers the declared response headers of an HTTP 503 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse503Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 // ToggleWebhookStatusResponse504Headers the declared response headers of an HTTP 504 response for ToggleWebhookStatus
 type ToggleWebhookStatusResponse504Headers struct {
-	XAPIVersion   string
-	XRequestID    string
-	XResponseTime string
+	XAPIVersion         string
+	XRateLimitLimit     *int
+	XRateLimitRemaining *int
+	XRequestID          string
+	XResponseTime       string
 }
 
 type ToggleWebhookStatusResponse struct {
@@ -4148,6 +4841,8 @@ type ToggleWebhookStatusResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *RateLimited
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ErrorResponse
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4172,6 +4867,8 @@ type ToggleWebhookStatusResponse struct {
 	Headers409 *ToggleWebhookStatusResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ToggleWebhookStatusResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ToggleWebhookStatusResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *ToggleWebhookStatusResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -4223,6 +4920,11 @@ func (r ToggleWebhookStatusResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ToggleWebhookStatusResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ToggleWebhookStatusResponse) GetJSON429() *RateLimited {
+	return r.JSON429
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4609,6 +5311,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4656,6 +5365,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4686,6 +5409,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -4805,6 +5542,58 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhooksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhooksResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -4813,6 +5602,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -4838,6 +5641,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4861,6 +5678,20 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -4952,6 +5783,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4999,6 +5837,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5029,6 +5881,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5157,6 +6023,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5196,6 +6076,58 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -5204,6 +6136,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5229,6 +6175,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5252,6 +6212,20 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5322,6 +6296,13 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5368,6 +6349,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XOriginalRequestID = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5494,6 +6489,58 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookEventTypesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventTypesResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -5502,6 +6549,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5527,6 +6588,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5550,6 +6625,20 @@ func ParseListWebhookEventTypesResponse(rsp *http.Response) (*ListWebhookEventTy
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5630,6 +6719,13 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5677,6 +6773,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5707,6 +6817,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5794,6 +6918,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5864,6 +7002,58 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers DeleteWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -5872,6 +7062,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -5897,6 +7101,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -5920,6 +7138,20 @@ func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6004,6 +7236,13 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6051,6 +7290,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6081,6 +7334,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6168,6 +7435,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6238,6 +7519,58 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers RetrieveWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers RetrieveWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6246,6 +7579,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6271,6 +7618,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6294,6 +7655,20 @@ func ParseRetrieveWebhookResponse(rsp *http.Response) (*RetrieveWebhookResponse,
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6392,6 +7767,13 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6439,6 +7821,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6469,6 +7865,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6556,6 +7966,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6635,6 +8059,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6674,6 +8112,58 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers UpdateWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -6682,6 +8172,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6707,6 +8211,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6730,6 +8248,20 @@ func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, err
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6814,6 +8346,13 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6861,6 +8400,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -6891,6 +8444,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -6978,6 +8545,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7048,6 +8629,58 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			headers.XResponseTime = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ListWebhookEventsResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7056,6 +8689,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7081,6 +8728,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7104,6 +8765,20 @@ func ParseListWebhookEventsResponse(rsp *http.Response) (*ListWebhookEventsRespo
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7202,6 +8877,13 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7249,6 +8931,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7279,6 +8975,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7366,6 +9076,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7445,6 +9169,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7484,6 +9222,58 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers RotateWebhookSecretResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers RotateWebhookSecretResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7492,6 +9282,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7517,6 +9321,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7540,6 +9358,20 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7638,6 +9470,13 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7685,6 +9524,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7715,6 +9568,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7802,6 +9669,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7881,6 +9762,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7920,6 +9815,58 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers TestWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers TestWebhookResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -7928,6 +9875,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -7953,6 +9914,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -7976,6 +9951,20 @@ func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) 
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8074,6 +10063,13 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ErrorResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8121,6 +10117,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8151,6 +10161,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8238,6 +10262,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XOriginalRequestID = &value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8317,6 +10355,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8356,6 +10408,58 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			headers.XResponseTime = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers ToggleWebhookStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-API-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitReset = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = value
+		}
+		if values := rsp.Header.Values("X-Response-Time"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Response-Time", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XResponseTime = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 500:
 		var headers ToggleWebhookStatusResponse500Headers
 		if values := rsp.Header.Values("X-API-Version"); len(values) > 0 {
@@ -8364,6 +10468,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -8389,6 +10507,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 			}
 			headers.XAPIVersion = value
 		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -8412,6 +10544,20 @@ func ParseToggleWebhookStatusResponse(rsp *http.Response) (*ToggleWebhookStatusR
 				return nil, err
 			}
 			headers.XAPIVersion = value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("X-RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRateLimitRemaining = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
