@@ -60,6 +60,10 @@ type Options struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownTimeout   time.Duration
+
+	// AccessLog, when set, receives the access log instead of the logger
+	// (see Config.AccessLog); it is not a flag.
+	AccessLog io.Writer
 }
 
 // DefaultOptions are the binary's defaults.
@@ -126,7 +130,7 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 		st.Close()
 		return nil, err
 	}
-	srv, err := New(Config{Store: st, Logger: logger, Fixtures: provision,
+	srv, err := New(Config{Store: st, Logger: logger, AccessLog: opts.AccessLog, Fixtures: provision,
 		IdempotencyWait: opts.IdempotencyWait, IdempotencyLockTimeout: opts.IdempotencyLockTimeout,
 		RateLimits: opts.RateLimit, Chaos: Chaos{Fraction: opts.Chaos, Faults: opts.ChaosFaults, Seed: opts.ChaosSeed},
 		Dispatch: dispatch.Config{Policy: sentstub.RetryPolicy{Base: opts.DeliveryRetryBase}, Workers: opts.DeliveryWorkers,
@@ -240,6 +244,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logs := logbuf.New(stderr)
 	defer logs.Close()
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: opts.LogLevel}))
+	if opts.LogLevel <= slog.LevelInfo {
+		opts.AccessLog = logs // the same lines, formatted without slog's handler
+	}
 	m, err := Start(ctx, opts, logger)
 	if err != nil {
 		return err

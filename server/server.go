@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -37,8 +38,11 @@ const DefaultBodyLimit = 1 << 20
 // Config configures a Server. Store is required.
 type Config struct {
 	Store  sentstub.Store
-	Logger *slog.Logger     // default: discard
-	Now    func() time.Time // default: time.Now; tests inject a clock
+	Logger *slog.Logger // default: discard
+	// AccessLog, when set, receives the access log's lines (one per
+	// request, in slog's text format) instead of Logger.
+	AccessLog io.Writer
+	Now       func() time.Time // default: time.Now; tests inject a clock
 
 	BodyLimit int64 // default: DefaultBodyLimit
 
@@ -74,6 +78,7 @@ type Server struct {
 	now       func() time.Time
 	bodyLimit int64
 	sender    *delivery.Sender
+	accessOut io.Writer
 	dispatch  *dispatch.Dispatcher
 	fixtures  *sentstub.Provision
 
@@ -124,7 +129,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: a store is required")
 	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, now: cfg.Now, bodyLimit: orDefault(cfg.BodyLimit, DefaultBodyLimit),
-		fixtures: cfg.Fixtures}
+		fixtures: cfg.Fixtures, accessOut: cfg.AccessLog}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
