@@ -557,16 +557,9 @@ func (s *PostgresStore) ResetAccount(ctx context.Context, account uuid.UUID, web
 }
 
 func (s *PostgresStore) resetAccountWithin(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
-	args := make([][]any, len(webhooks))
-	for i := range webhooks {
-		w := &webhooks[i]
-		if w.OwnerID != account {
-			return sentstub.Errorf(sentstub.EINVALID, "webhook %s is not owned by account %s", w.ID, account)
-		}
-		var err error
-		if args[i], err = postgresWebhookArgs(w); err != nil {
-			return err
-		}
+	args, err := resetArgs(account, webhooks, postgresWebhookArgs)
+	if err != nil {
+		return err
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, postgresProvisionLock); err != nil {

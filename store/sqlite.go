@@ -839,16 +839,9 @@ func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webho
 }
 
 func (s *SQLiteStore) resetAccountWithin(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) error {
-	args := make([][]any, len(webhooks))
-	for i := range webhooks {
-		w := &webhooks[i]
-		if w.OwnerID != account {
-			return sentstub.Errorf(sentstub.EINVALID, "webhook %s is not owned by account %s", w.ID, account)
-		}
-		var err error
-		if args[i], err = sqliteWebhookArgs(w); err != nil {
-			return err
-		}
+	args, err := resetArgs(account, webhooks, sqliteWebhookArgs)
+	if err != nil {
+		return err
 	}
 	return s.atomic(ctx, func() (func(*sqliteRequest), error) {
 		deleted, err := s.resetAccount(ctx, account, webhooks, args)

@@ -166,3 +166,20 @@ func nonNilBytes(b []byte) []byte {
 	}
 	return b
 }
+
+// resetArgs checks that every webhook a reset restores is account's, and
+// returns the insert arguments argsOf makes of each.
+func resetArgs(account uuid.UUID, webhooks []sentstub.Webhook, argsOf func(*sentstub.Webhook) ([]any, error)) ([][]any, error) {
+	args := make([][]any, len(webhooks))
+	for i := range webhooks {
+		w := &webhooks[i]
+		if w.OwnerID != account {
+			return nil, sentstub.Errorf(sentstub.EINVALID, "webhook %s is not owned by account %s", w.ID, account)
+		}
+		var err error
+		if args[i], err = argsOf(w); err != nil {
+			return nil, err
+		}
+	}
+	return args, nil
+}
