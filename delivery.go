@@ -83,6 +83,33 @@ type Outcome struct {
 // inactive; disabled reports that, and the caller drops w's other pending
 // deliveries.
 func RecordAttempt(d *Delivery, w *Webhook, o Outcome, p RetryPolicy) (disabled bool) {
+	d.Record(o)
+	started, completed := Timestamp(o.Started), Timestamp(o.Completed)
+	w.LastDeliveryAttemptAt = &started
+	if o.Delivered {
+		w.ConsecutiveFailures = 0
+		w.LastSuccessfulDeliveryAt = &completed
+		return false
+	}
+	w.ConsecutiveFailures++
+	if d.Attempts <= w.RetryCount {
+		next := Timestamp(o.Completed.Add(p.Delay(d.Attempts)))
+		d.Status, d.NextAttemptAt = DeliveryPending, &next
+	}
+	if w.IsActive && w.ConsecutiveFailures >= AutoDisableAfter {
+		w.IsActive = false
+		w.Touch(o.Completed)
+		d.Drop(fmt.Sprintf("%s; the webhook was disabled after %d consecutive failures", o.Message, AutoDisableAfter))
+		return true
+	}
+	return false
+}
+
+// Record applies the outcome o of one more attempt to d alone: its count,
+// the answer, the error and the processing times, and its status as if no
+// retry were to come (delivered or failed). A test delivery is recorded so;
+// RecordAttempt also schedules retries and keeps the webhook's counters.
+func (d *Delivery) Record(o Outcome) {
 	started, completed := Timestamp(o.Started), Timestamp(o.Completed)
 	d.Attempts++
 	d.HTTPStatusCode, d.ResponseBody, d.ErrorMessage = o.StatusCode, o.ResponseBody, nil
@@ -90,29 +117,13 @@ func RecordAttempt(d *Delivery, w *Webhook, o Outcome, p RetryPolicy) (disabled 
 		d.ProcessingStartedAt = &started
 	}
 	d.ProcessingCompletedAt = &completed
-	w.LastDeliveryAttemptAt = &started
+	d.NextAttemptAt = nil
 	if o.Delivered {
-		d.Status, d.NextAttemptAt = DeliveryDelivered, nil
-		w.ConsecutiveFailures = 0
-		w.LastSuccessfulDeliveryAt = &completed
-		return false
+		d.Status = DeliveryDelivered
+		return
 	}
 	msg := o.Message
-	d.ErrorMessage = &msg
-	w.ConsecutiveFailures++
-	if d.Attempts <= w.RetryCount {
-		next := Timestamp(o.Completed.Add(p.Delay(d.Attempts)))
-		d.Status, d.NextAttemptAt = DeliveryPending, &next
-	} else {
-		d.Status, d.NextAttemptAt = DeliveryFailed, nil
-	}
-	if w.IsActive && w.ConsecutiveFailures >= AutoDisableAfter {
-		w.IsActive = false
-		w.Touch(o.Completed)
-		d.Drop(fmt.Sprintf("%s; the webhook was disabled after %d consecutive failures", msg, AutoDisableAfter))
-		return true
-	}
-	return false
+	d.Status, d.ErrorMessage = DeliveryFailed, &msg
 }
 
 // Drop ends a delivery that is still pending without another attempt, for

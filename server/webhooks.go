@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -215,21 +214,11 @@ func (s *Server) testDelivery(ctx context.Context, w *sentstub.Webhook, eventTyp
 	if err != nil {
 		return gen.TestResult{}, err
 	}
-	started := sentstub.Timestamp(s.now())
-	a := s.sender.Send(ctx, delivery.Message{
-		WebhookID: w.ID, EventID: eventID, EventType: eventType, Body: body,
-		URL: w.EndpointURL, Secret: w.SigningSecret, Timeout: time.Duration(w.TimeoutSeconds) * time.Second,
-	})
-	d := &sentstub.Delivery{
-		ID: uuid.New(), WebhookID: w.ID, EventID: eventID, EventType: eventType, EventData: body,
-		Status: sentstub.DeliveryFailed, Attempts: 1, HTTPStatusCode: a.StatusCode, ResponseBody: a.ResponseBody,
-		ProcessingStartedAt: &started, ProcessingCompletedAt: timestampPtr(s.now()), CreatedAt: created,
-	}
-	if a.Delivered {
-		d.Status = sentstub.DeliveryDelivered
-	} else {
-		d.ErrorMessage = &a.Message
-	}
+	d := &sentstub.Delivery{ID: uuid.New(), WebhookID: w.ID, EventID: eventID, EventType: eventType,
+		EventData: body, Status: sentstub.DeliveryPending, CreatedAt: created}
+	started := s.now()
+	a := s.sender.Send(ctx, delivery.For(w, d))
+	d.Record(a.Outcome(started, s.now()))
 	if err := s.store.CreateDelivery(ctx, d); err != nil {
 		return gen.TestResult{}, fmt.Errorf("record test delivery: %w", err)
 	}
@@ -325,9 +314,4 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
-}
-
-func timestampPtr(t time.Time) *time.Time {
-	ts := sentstub.Timestamp(t)
-	return &ts
 }

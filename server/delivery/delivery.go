@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/api/apitime"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -62,6 +64,20 @@ type Attempt struct {
 	Message      string  // what happened, in plain words
 	Started      time.Time
 	Completed    time.Time
+}
+
+// For is the message that delivers d to its webhook w.
+func For(w *sentstub.Webhook, d *sentstub.Delivery) Message {
+	return Message{WebhookID: w.ID, EventID: d.EventID, EventType: d.EventType, Body: d.EventData,
+		URL: w.EndpointURL, Secret: w.SigningSecret, Timeout: time.Duration(w.TimeoutSeconds) * time.Second}
+}
+
+// Outcome is what a records: the attempt's findings with the times the
+// caller's clock gave its start and end (the signature's timestamp is the
+// wall clock's, as receivers check it; records follow the server's clock).
+func (a Attempt) Outcome(started, completed time.Time) sentstub.Outcome {
+	return sentstub.Outcome{Delivered: a.Delivered, StatusCode: a.StatusCode, ResponseBody: a.ResponseBody,
+		Message: a.Message, Started: started, Completed: completed}
 }
 
 // EventBody is the body of a delivery: the event's id, full type, creation

@@ -204,18 +204,13 @@ func (d *Dispatcher) attempt(ctx context.Context, c sentstub.Claimed, claimedAt 
 		return // disabled while this one waited for the endpoint: dropped, not sent
 	}
 	started := d.cfg.Now()
-	a := d.cfg.Sender.Send(ctx, delivery.Message{
-		WebhookID: w.ID, EventID: dl.EventID, EventType: dl.EventType, Body: dl.EventData,
-		URL: w.EndpointURL, Secret: w.SigningSecret, Timeout: time.Duration(w.TimeoutSeconds) * time.Second,
-	})
+	a := d.cfg.Sender.Send(ctx, delivery.For(w, dl))
 	if ctx.Err() != nil {
 		d.release(c)
 		return
 	}
-	// Recorded on the dispatcher's clock, which due times follow (the
-	// signature's timestamp is the wall clock's, as receivers check it).
-	outcome := sentstub.Outcome{Delivered: a.Delivered, StatusCode: a.StatusCode, ResponseBody: a.ResponseBody,
-		Message: a.Message, Started: started, Completed: d.cfg.Now()}
+	// Recorded on the dispatcher's clock, which due times follow.
+	outcome := a.Outcome(started, d.cfg.Now())
 	label := OutcomeFailed
 	if a.Delivered {
 		label = OutcomeDelivered
