@@ -120,6 +120,8 @@ type operation struct {
 	headers []string
 	// rateClass is the rate-limit bucket it draws from (see limits.go).
 	rateClass rateClass
+	// shortcut passes, without kin-openapi, requests that are surely valid.
+	shortcut *validShortcut
 }
 
 // New returns a Server over cfg.Store, validating against the OpenAPI
@@ -211,10 +213,12 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 			// run, so the route it validates with declares none.
 			unsecured := *op
 			unsecured.Security = &openapi3.SecurityRequirements{}
+			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: &unsecured}
 			ops[routeKey{method, echoPath}] = &operation{
-				id:      op.OperationID,
-				route:   &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: &unsecured},
-				secured: len(security) > 0,
+				id:       op.OperationID,
+				route:    route,
+				shortcut: newValidShortcut(route),
+				secured:  len(security) > 0,
 				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
 					declaresHeader(item, op, headerIdempotencyKey),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
