@@ -66,7 +66,7 @@ func appendWebhookResponse(b []byte, r *gen.WebhookResponse) []byte {
 	b = append(b, `,"meta":{"request_id":`...)
 	b = appendJSONString(b, r.Meta.RequestID)
 	b = append(b, `,"timestamp":"`...)
-	b = r.Meta.Timestamp.UTC().AppendFormat(b, apitime.RequestLayout)
+	b = apitime.AppendRequestFormat(b, r.Meta.Timestamp.Time)
 	b = append(b, `","version":`...)
 	b = appendJSONString(b, string(r.Meta.Version))
 	return append(b, "}}"...)

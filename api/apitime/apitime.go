@@ -27,7 +27,64 @@ func New(t time.Time) Time { return Time{Time: t} }
 
 // AppendFormat appends t in the API's layout, converted to UTC.
 func AppendFormat(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b, Layout)
+	return appendUTC(b, t, Layout, 9, true)
+}
+
+// AppendRequestFormat appends t in RequestLayout, converted to UTC.
+func AppendRequestFormat(b []byte, t time.Time) []byte {
+	return appendUTC(b, t, RequestLayout, 7, false)
+}
+
+// appendUTC appends t, in UTC, as layout says, written by hand: every
+// answer carries two or three timestamps, and time.Time.AppendFormat reads
+// its layout anew each time. The fraction has digits digits, trailing
+// zeros dropped (and the point with them, when nothing is left) if trim. A
+// year of other than four digits is left to AppendFormat.
+// TestAppendMatchesLayouts holds it to AppendFormat.
+func appendUTC(b []byte, t time.Time, layout string, digits int, trim bool) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, layout)
+	}
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	frac := t.Nanosecond()
+	for range 9 - digits {
+		frac /= 10
+	}
+	n := digits
+	if trim {
+		for n > 0 && frac%10 == 0 {
+			frac /= 10
+			n--
+		}
+	}
+	if n > 0 {
+		b = append(b, '.')
+		b = appendDigits(b, frac, n)
+	}
+	return append(b, "+00:00"...)
+}
+
+// appendDigits appends v, 0 <= v < 10^width, in exactly width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var buf [9]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, buf[:width]...)
 }
 
 // MarshalJSON writes the quoted timestamp.
@@ -78,7 +135,7 @@ const RequestLayout = "2006-01-02T15:04:05.0000000+00:00"
 func (t RequestTime) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, len(RequestLayout)+2)
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, RequestLayout)
+	b = AppendRequestFormat(b, t.Time)
 	return append(b, '"'), nil
 }
 

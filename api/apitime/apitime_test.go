@@ -47,3 +47,30 @@ func TestRequestTimeHasSevenDigits(t *testing.T) {
 		}
 	}
 }
+
+// The hand-written formatters write exactly what time.Time.AppendFormat
+// writes with the API's layouts, for any instant and zone.
+func TestAppendMatchesLayouts(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("odd", -(9*3600 + 30*60 + 17))}
+	times := []time.Time{
+		{}, time.Unix(0, 0), time.Date(2026, 3, 11, 21, 50, 49, 687090200, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 100, time.UTC),
+		time.Date(2026, 1, 1, 0, 0, 0, 1000, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 1, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 5, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(999, 5, 6, 7, 8, 9, 10, time.UTC),
+	}
+	for i := int64(0); i < 2000; i++ {
+		times = append(times, time.Unix(i*987654321-900_000_000_000, (i*7919*104729)%1_000_000_000))
+	}
+	for _, base := range times {
+		for _, zone := range zones {
+			tm := base.In(zone)
+			if got, want := string(apitime.AppendFormat(nil, tm)), tm.UTC().Format(apitime.Layout); got != want {
+				t.Errorf("AppendFormat(%v) = %s, want %s", tm, got, want)
+			}
+			if got, want := string(apitime.AppendRequestFormat([]byte("x"), tm)), "x"+tm.UTC().Format(apitime.RequestLayout); got != want {
+				t.Errorf("AppendRequestFormat(%v) = %s, want %s", tm, got, want)
+			}
+		}
+	}
+}
