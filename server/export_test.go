@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -38,20 +37,12 @@ func ParamShortcuts() (checks []ParamShortcut, incomplete []string, err error) {
 		return nil, nil, err
 	}
 	for _, op := range operations(doc) {
-		if !op.shortcut.ok {
+		if !op.shortcut.complete {
 			incomplete = append(incomplete, op.id)
 			continue
 		}
-		params := op.route.PathItem.Parameters
-		params = append(append(openapi3.Parameters{}, params...), op.route.Operation.Parameters...)
-		for _, c := range op.shortcut.params {
-			c := c
-			for _, ref := range params {
-				if p := ref.Value; p.Name == c.name || http.CanonicalHeaderKey(p.Name) == c.name {
-					checks = append(checks, ParamShortcut{OperationID: op.id, Param: p, Valid: c.valid})
-					break
-				}
-			}
+		for i, p := range operationParameters(op.route.PathItem, op.route.Operation) {
+			checks = append(checks, ParamShortcut{OperationID: op.id, Param: p, Valid: op.shortcut.params[i].valid})
 		}
 	}
 	return checks, incomplete, nil

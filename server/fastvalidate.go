@@ -9,6 +9,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
 
 	"github.com/sentstub/sentstub/api"
 )
@@ -26,9 +27,10 @@ import (
 
 // validShortcut is an operation's shortcut; see above.
 type validShortcut struct {
-	params []paramCheck // nil: some parameter has no compiled check
-	ok     bool         // every parameter has one
-	bodies bodyMemo
+	params   []paramCheck // in the order of operationParameters
+	complete bool         // every parameter has a check
+	body     *openapi3.RequestBody
+	bodies   bodyMemo
 }
 
 // paramCheck is a path or header parameter of type string whose schema
@@ -43,30 +45,38 @@ type paramCheck struct {
 	uuid     bool
 }
 
-// newValidShortcut compiles the shortcut of route's operation, with the
-// parameters in the order kin-openapi validates them.
+// newValidShortcut compiles the shortcut of route's operation.
 func newValidShortcut(route *routers.Route) *validShortcut {
-	v := &validShortcut{ok: true}
-	op := route.Operation
-	for _, ref := range route.PathItem.Parameters {
-		if op.Parameters != nil && op.Parameters.GetByInAndName(ref.Value.In, ref.Value.Name) != nil {
-			continue
-		}
-		v.add(ref.Value)
+	v := &validShortcut{complete: true}
+	if rb := route.Operation.RequestBody; rb != nil {
+		v.body = rb.Value
 	}
-	for _, ref := range op.Parameters {
-		v.add(ref.Value)
-	}
-	if !v.ok {
-		v.params = nil
+	for _, p := range operationParameters(route.PathItem, route.Operation) {
+		v.add(p)
 	}
 	return v
+}
+
+// operationParameters lists the parameters of op on item in the order
+// kin-openapi validates them: the path item's, less those op overrides,
+// then op's own.
+func operationParameters(item *openapi3.PathItem, op *openapi3.Operation) []*openapi3.Parameter {
+	var params []*openapi3.Parameter
+	for _, ref := range item.Parameters {
+		if op.Parameters.GetByInAndName(ref.Value.In, ref.Value.Name) == nil {
+			params = append(params, ref.Value)
+		}
+	}
+	for _, ref := range op.Parameters {
+		params = append(params, ref.Value)
+	}
+	return params
 }
 
 func (v *validShortcut) add(p *openapi3.Parameter) {
 	check, ok := compileParamCheck(p)
 	if !ok {
-		v.ok = false
+		v.complete = false
 		return
 	}
 	v.params = append(v.params, check)
@@ -120,10 +130,39 @@ func (c *paramCheck) valid(value string, present bool) bool {
 		(!c.uuid || api.ValidUUID(value)) && (c.pattern == nil || c.pattern.MatchString(value))
 }
 
+// passes reports whether req, with its path parameters params and its body
+// as validate read it, surely passes kin-openapi. When it does, the body on
+// req carries the validated value, as kin-openapi would leave it.
+func (v *validShortcut) passes(req *http.Request, params map[string]string, body []byte) bool {
+	if !v.paramsValid(req, params) {
+		return false
+	}
+	switch {
+	case v.body == nil:
+		return true
+	case len(body) == 0:
+		return !v.body.Required
+	}
+	value, ok := v.bodies.lookup(req.Header.Get(echo.HeaderContentType), body)
+	if !ok {
+		return false
+	}
+	req.Body = validatedBody{ReadCloser: req.Body, value: copyJSON(value)}
+	return true
+}
+
+// learn remembers the body of req, which kin-openapi has just validated
+// and left its value on.
+func (v *validShortcut) learn(req *http.Request, body []byte) {
+	if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok && len(body) > 0 {
+		v.bodies.remember(req.Header.Get(echo.HeaderContentType), body, vb.ValidatedValue())
+	}
+}
+
 // paramsValid reports whether every parameter of req, with its path
 // parameters params, surely passes, read the way kin-openapi reads them.
 func (v *validShortcut) paramsValid(req *http.Request, params map[string]string) bool {
-	if !v.ok {
+	if !v.complete {
 		return false
 	}
 	for i := range v.params {

@@ -247,19 +247,17 @@ func allowedMethods(ops map[routeKey]*operation) map[string]string {
 
 func headerParams(item *openapi3.PathItem, op *openapi3.Operation) []string {
 	var names []string
-	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
-		for _, p := range params {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInHeader {
-				names = append(names, p.Value.Name)
-			}
+	for _, p := range operationParameters(item, op) {
+		if p.In == openapi3.ParameterInHeader {
+			names = append(names, p.Name)
 		}
 	}
 	return names
 }
 
 func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {
-	for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
-		if p := params.GetByInAndName(openapi3.ParameterInHeader, name); p != nil {
+	for _, p := range operationParameters(item, op) {
+		if p.In == openapi3.ParameterInHeader && p.Name == name {
 			return true
 		}
 	}

@@ -79,7 +79,7 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 				params[name] = c.ParamValues()[i]
 			}
 		}
-		if problems == nil && s.surelyValid(r.op, req, params, body) {
+		if problems == nil && r.op.shortcut.passes(req, params, body) {
 			return next(c)
 		}
 		options := &s.filterOptions
@@ -101,34 +101,9 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil || problems != nil {
 			return validationError(r.op, err, problems)
 		}
-		if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok && len(body) > 0 {
-			r.op.shortcut.bodies.remember(req.Header.Get(echo.HeaderContentType), body, vb.ValidatedValue())
-		}
+		r.op.shortcut.learn(req, body)
 		return next(c)
 	}
-}
-
-// surelyValid reports whether the validShortcut of op passes req, with its
-// path parameters params and its body as readBody read it; when it does,
-// the body on req carries the validated value, as kin-openapi would leave
-// it.
-func (s *Server) surelyValid(op *operation, req *http.Request, params map[string]string, body []byte) bool {
-	if !op.shortcut.paramsValid(req, params) {
-		return false
-	}
-	rb := op.route.Operation.RequestBody
-	switch {
-	case rb == nil:
-		return true
-	case len(body) == 0:
-		return !rb.Value.Required
-	}
-	value, ok := op.shortcut.bodies.lookup(req.Header.Get(echo.HeaderContentType), body)
-	if !ok {
-		return false
-	}
-	req.Body = validatedBody{ReadCloser: req.Body, value: copyJSON(value)}
-	return true
 }
 
 // checkMethod refuses a method that a path of the spec does not serve,
