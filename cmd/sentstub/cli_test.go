@@ -31,8 +31,8 @@ var shared struct {
 	err      error
 }
 
-// sharedSentstub is the binary built once for the tests of this file (as
-// buildSentstub builds it); TestMain deletes it.
+// sharedSentstub is the binary, built once for the package's tests by
+// buildSentstubIn; TestMain deletes it.
 func sharedSentstub(t *testing.T) string {
 	t.Helper()
 	shared.once.Do(func() {
@@ -317,13 +317,7 @@ webhooks:
 func TestDatabaseInUse(t *testing.T) {
 	bin := sharedSentstub(t)
 	db := filepath.Join(t.TempDir(), "sentstub.db")
-	first := startReplica(t, bin, "first", db)
-	if first == nil {
-		t.FailNow()
-	}
-	if err := first.waitReady(20 * time.Second); err != nil {
-		t.Fatalf("first: %v\n%s", err, first.logs)
-	}
+	first := startReady(t, bin, "first", db)
 
 	r := runSentstub(t, nil, "--addr", "127.0.0.1:0", "--db", db)
 	wantOneLineError(t, r, 1, "database file "+db+" is in use by another sentstub process; stop it or use another --db")

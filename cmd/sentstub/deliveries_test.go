@@ -104,13 +104,10 @@ func acmePost(t *testing.T, c *http.Client, url, body string) map[string]any {
 // A retry pending when the process is killed (kill -9) is made after a
 // restart on the same database, with the same event id.
 func TestPendingRetrySurvivesKill(t *testing.T) {
-	bin := buildSentstub(t)
+	bin := sharedSentstub(t)
 	db := filepath.Join(t.TempDir(), "deliveries.db")
 	rc := newEventReceiver(t, func(int) bool { return true }) // the first attempt fails
-	a := startReplica(t, bin, "A", db, "--delivery-retry-base", "1500ms")
-	if err := a.waitReady(20 * time.Second); err != nil {
-		t.Fatalf("A: %v\n%s", err, a.logs)
-	}
+	a := startReady(t, bin, "A", db, "--delivery-retry-base", "1500ms")
 	c := contract.Client(t)
 	hook := acmePost(t, c, a.url+"/v3/webhooks", fmt.Sprintf(`{"display_name": "kill -9", "endpoint_url": %q}`, rc.URL))
 	event := acmePost(t, c, a.url+"/_sentstub/v1/events", `{"type": "message.sent", "data": {"n": 1}}`)
@@ -119,10 +116,7 @@ func TestPendingRetrySurvivesKill(t *testing.T) {
 	a.cmd.Process.Kill() // before the retry, due 1.5 s after the first attempt
 	<-a.exited
 
-	b := startReplica(t, bin, "B", db, "--delivery-retry-base", "1500ms")
-	if err := b.waitReady(20 * time.Second); err != nil {
-		t.Fatalf("B: %v\n%s", err, b.logs)
-	}
+	startReady(t, bin, "B", db, "--delivery-retry-base", "1500ms")
 	rc.waitTotal(t, 2, 10*time.Second)
 	got := rc.attempts()
 	if len(got) != 1 || got[event["id"].(string)] != 2 {
@@ -137,7 +131,7 @@ func TestPendingRetrySurvivesKill(t *testing.T) {
 // An attempt in flight when its process is killed is made again, by the
 // next process, once its lease has run out.
 func TestInFlightAttemptRetriedAfterLease(t *testing.T) {
-	bin := buildSentstub(t)
+	bin := sharedSentstub(t)
 	db := filepath.Join(t.TempDir(), "lease.db")
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -154,10 +148,7 @@ func TestInFlightAttemptRetriedAfterLease(t *testing.T) {
 	defer rc.Close()
 	defer close(release)
 	flags := []string{"--delivery-lease", "2s"}
-	a := startReplica(t, bin, "A", db, flags...)
-	if err := a.waitReady(20 * time.Second); err != nil {
-		t.Fatalf("A: %v\n%s", err, a.logs)
-	}
+	a := startReady(t, bin, "A", db, flags...)
 	c := contract.Client(t)
 	hook := acmePost(t, c, a.url+"/v3/webhooks", fmt.Sprintf(`{"display_name": "lease", "endpoint_url": %q, "timeout_seconds": 60}`, rc.URL))
 	acmePost(t, c, a.url+"/_sentstub/v1/events", `{"type": "message.sent"}`)
@@ -174,10 +165,7 @@ func TestInFlightAttemptRetriedAfterLease(t *testing.T) {
 	}
 	a.cmd.Process.Kill()
 	<-a.exited
-	b := startReplica(t, bin, "B", db, flags...)
-	if err := b.waitReady(20 * time.Second); err != nil {
-		t.Fatalf("B: %v\n%s", err, b.logs)
-	}
+	b := startReady(t, bin, "B", db, flags...)
 	waitAttempts(t, c, b.url, hook["id"].(string), 1)
 	mu.Lock()
 	defer mu.Unlock()
@@ -220,21 +208,9 @@ func waitAttempts(t *testing.T, c *http.Client, base, id string, n int) {
 // each event is delivered once, or twice when its first attempt failed.
 func TestDeliveriesOnTwoReplicas(t *testing.T) {
 	dbURL := storetest.MustStartPostgres(t)
-	bin := buildSentstub(t)
+	bin := sharedSentstub(t)
 	flags := []string{"--delivery-retry-base", "100ms", "--delivery-workers", "8"}
-	var a, b *replica
-	var wg sync.WaitGroup
-	wg.Go(func() { a = startReplica(t, bin, "A", dbURL, flags...) })
-	wg.Go(func() { b = startReplica(t, bin, "B", dbURL, flags...) })
-	wg.Wait()
-	if a == nil || b == nil {
-		t.FailNow()
-	}
-	for _, r := range []*replica{a, b} {
-		if err := r.waitReady(20 * time.Second); err != nil {
-			t.Fatalf("replica %s: %v\n%s", r.name, err, r.logs)
-		}
-	}
+	a, b := startPair(t, bin, dbURL, flags...)
 	failFirst := func(n int) bool { return n%3 == 0 }
 	rc := newEventReceiver(t, failFirst)
 	c := contract.Client(t)

@@ -38,21 +38,8 @@ func TestMain(m *testing.M) {
 // Idempotency-Key used on both runs its request once.
 func TestReplicasShareOnePostgres(t *testing.T) {
 	dbURL := storetest.MustStartPostgres(t)
-	bin := buildSentstub(t)
 	// Started together: both migrate and load the demo fixture at once.
-	var a, b *replica
-	var wg sync.WaitGroup
-	wg.Go(func() { a = startReplica(t, bin, "A", dbURL) })
-	wg.Go(func() { b = startReplica(t, bin, "B", dbURL) })
-	wg.Wait()
-	if a == nil || b == nil {
-		t.FailNow()
-	}
-	for _, r := range []*replica{a, b} {
-		if err := r.waitReady(20 * time.Second); err != nil {
-			t.Fatalf("replica %s: %v\n%s", r.name, err, r.logs)
-		}
-	}
+	a, b := startPair(t, sharedSentstub(t), dbURL)
 
 	t.Run("WritesSeenAtOnce", func(t *testing.T) {
 		c := &caller{client: contract.Client(t)}
@@ -151,18 +138,9 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	})
 }
 
-// buildSentstub builds this package's binary with the test binary's race
-// setting, which reuses its compiled packages and race-checks the replicas.
-func buildSentstub(t *testing.T) string {
-	t.Helper()
-	bin, err := buildSentstubIn(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-// buildSentstubIn builds the binary as buildSentstub does, into dir.
+// buildSentstubIn builds this package's binary into dir with the test
+// binary's race setting, which reuses its compiled packages and
+// race-checks the replicas.
 func buildSentstubIn(dir string) (string, error) {
 	goBin, err := exec.LookPath("go") // go test puts its own first in PATH
 	if err != nil {
@@ -231,6 +209,39 @@ func startReplica(t *testing.T, bin, name, dbURL string, extra ...string) *repli
 		}
 	})
 	return r
+}
+
+// startReady starts a replica as startReplica does and waits until it is
+// ready.
+func startReady(t *testing.T, bin, name, dbURL string, extra ...string) *replica {
+	t.Helper()
+	r := startReplica(t, bin, name, dbURL, extra...)
+	if r == nil {
+		t.FailNow()
+	}
+	if err := r.waitReady(20 * time.Second); err != nil {
+		t.Fatalf("replica %s: %v\n%s", name, err, r.logs)
+	}
+	return r
+}
+
+// startPair starts replicas A and B on dbURL at the same time and waits
+// until both are ready.
+func startPair(t *testing.T, bin, dbURL string, extra ...string) (a, b *replica) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Go(func() { a = startReplica(t, bin, "A", dbURL, extra...) })
+	wg.Go(func() { b = startReplica(t, bin, "B", dbURL, extra...) })
+	wg.Wait()
+	if a == nil || b == nil {
+		t.FailNow()
+	}
+	for _, r := range []*replica{a, b} {
+		if err := r.waitReady(20 * time.Second); err != nil {
+			t.Fatalf("replica %s: %v\n%s", r.name, err, r.logs)
+		}
+	}
+	return a, b
 }
 
 // waitReady waits for GET /readyz to answer 200.
