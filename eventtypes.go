@@ -1,6 +1,9 @@
 package sentstub
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // EventFamily is a family of events a webhook subscribes to, such as
 // "message", with the sub-types its events carry ("message.delivered").
@@ -71,48 +74,44 @@ const messagesAlias = "messages"
 // CanonicalFamily returns the family name that name stands for ("messages"
 // is "message"), and whether it names a family at all.
 func CanonicalFamily(name string) (string, bool) {
+	if f := findFamily(name); f != nil {
+		return f.Name, true
+	}
+	return name, false
+}
+
+// findFamily returns the family that name stands for, by any of its names,
+// or nil.
+func findFamily(name string) *EventFamily {
 	if name == messagesAlias {
 		name = "message"
 	}
-	_, ok := familyByName(name)
-	return name, ok
-}
-
-func familyByName(name string) (*EventFamily, bool) {
 	for i := range EventFamilies {
 		if EventFamilies[i].Name == name {
-			return &EventFamilies[i], true
+			return &EventFamilies[i]
 		}
 	}
-	return nil, false
+	return nil
+}
+
+func (f *EventFamily) hasSubType(sub string) bool {
+	return slices.ContainsFunc(f.SubTypes, func(s EventSubType) bool { return s.Name == sub })
 }
 
 // HasSubType reports whether the family (by any of its names) has the
 // sub-type with the bare name sub.
 func HasSubType(family, sub string) bool {
-	canonical, ok := CanonicalFamily(family)
-	if !ok {
-		return false
-	}
-	f, _ := familyByName(canonical)
-	for _, s := range f.SubTypes {
-		if s.Name == sub {
-			return true
-		}
-	}
-	return false
+	f := findFamily(family)
+	return f != nil && f.hasSubType(sub)
 }
 
 // ParseEventType splits a full event type such as "message.delivered" into
 // its canonical family and sub-type, and reports whether both are known.
 func ParseEventType(t string) (family, sub string, ok bool) {
-	f, s, found := strings.Cut(t, ".")
-	if !found || s == "" {
+	name, sub, found := strings.Cut(t, ".")
+	f := findFamily(name)
+	if !found || f == nil || !f.hasSubType(sub) {
 		return "", "", false
 	}
-	canonical, known := CanonicalFamily(f)
-	if !known || !HasSubType(canonical, s) {
-		return "", "", false
-	}
-	return canonical, s, true
+	return f.Name, sub, true
 }
