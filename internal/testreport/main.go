@@ -29,11 +29,10 @@ func main() {
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
-	Action     string
-	Package    string
-	Test       string
-	Output     string
-	ImportPath string // build-output and build-fail
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 type testID struct{ pkg, test string }
