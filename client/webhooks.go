@@ -186,7 +186,7 @@ func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams, opts ..
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookPage{Webhooks: webhooksFrom(out.Data.Webhooks), Pagination: paginationFrom(out.Data.Pagination)}, nil
+	return &WebhookPage{Webhooks: convertSlice(out.Data.Webhooks, webhookFrom), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // Webhooks iterates over every webhook that p selects, from p.Page on,
@@ -219,7 +219,7 @@ func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope, opts ...Cal
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return eventTypesFrom(out.Data.EventTypes), nil
+	return convertSlice(out.Data.EventTypes, eventTypeFrom), nil
 }
 
 // ListWebhookEvents returns one page of the delivery log of the webhook id
@@ -242,7 +242,7 @@ func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhook
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookEventPage{Events: webhookEventsFrom(out.Data.Events), Pagination: paginationFrom(out.Data.Pagination)}, nil
+	return &WebhookEventPage{Events: convertSlice(out.Data.Events, webhookEventFrom), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // WebhookEvents iterates over the delivery log of the webhook id, as
