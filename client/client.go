@@ -347,14 +347,11 @@ type ToggleStatusParams struct {
 func (c *Client) ToggleWebhookStatus(ctx context.Context, id string, p ToggleStatusParams, opts ...CallOption) (*Webhook, error) {
 	const op = "toggle webhook status"
 	cs := settings(opts)
-	webhookID, profile, err := ids(op, id, p.ProfileID)
+	webhookID, profile, key, err := mutationArgs(op, id, p.ProfileID, p.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	params := &genclient.ToggleWebhookStatusParams{XProfileID: profile}
-	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
-		return nil, err
-	}
+	params := &genclient.ToggleWebhookStatusParams{XProfileID: profile, IdempotencyKey: key}
 	body := genclient.ToggleWebhookStatusJSONRequestBody{IsActive: p.IsActive, Sandbox: sandbox(p.Sandbox)}
 	return callWebhook(ctx, c, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.ToggleWebhookStatus(ctx, webhookID, params, body)

@@ -13,12 +13,14 @@ import (
 // reaches callers once a line here copies it.
 
 func webhookFrom(w *genclient.Webhook) Webhook {
-	out := Webhook{
+	return Webhook{
 		ID:                       w.ID.String(),
 		DisplayName:              w.DisplayName,
 		EndpointURL:              w.EndpointURL,
+		SigningSecret:            deref(w.SigningSecret),
 		IsActive:                 w.IsActive,
 		EventTypes:               w.EventTypes,
+		EventFilters:             deref(w.EventFilters),
 		RetryCount:               w.RetryCount,
 		TimeoutSeconds:           w.TimeoutSeconds,
 		LastDeliveryAttemptAt:    timePtr(w.LastDeliveryAttemptAt),
@@ -27,62 +29,29 @@ func webhookFrom(w *genclient.Webhook) Webhook {
 		CreatedAt:                w.CreatedAt.UTC(),
 		UpdatedAt:                timePtr(w.UpdatedAt),
 	}
-	if w.SigningSecret != nil {
-		out.SigningSecret = *w.SigningSecret
-	}
-	if w.EventFilters != nil {
-		out.EventFilters = *w.EventFilters
-	}
-	return out
-}
-
-func webhooksFrom(ws []genclient.Webhook) []Webhook {
-	out := make([]Webhook, len(ws))
-	for i := range ws {
-		out[i] = webhookFrom(&ws[i])
-	}
-	return out
 }
 
 func webhookEventFrom(e *genclient.WebhookEvent) WebhookEvent {
-	out := WebhookEvent{
+	return WebhookEvent{
 		ID:                    e.ID.String(),
 		EventType:             e.EventType,
 		EventData:             e.EventData,
 		DeliveryStatus:        DeliveryStatus(e.DeliveryStatus),
 		DeliveryAttempts:      e.DeliveryAttempts,
+		HTTPStatusCode:        deref(e.HTTPStatusCode),
+		ResponseBody:          deref(e.ResponseBody),
+		ErrorMessage:          deref(e.ErrorMessage),
 		ProcessingStartedAt:   timePtr(e.ProcessingStartedAt),
 		ProcessingCompletedAt: timePtr(e.ProcessingCompletedAt),
 		CreatedAt:             e.CreatedAt.UTC(),
 	}
-	if e.HTTPStatusCode != nil {
-		out.HTTPStatusCode = *e.HTTPStatusCode
-	}
-	if e.ResponseBody != nil {
-		out.ResponseBody = *e.ResponseBody
-	}
-	if e.ErrorMessage != nil {
-		out.ErrorMessage = *e.ErrorMessage
-	}
-	return out
 }
 
-func webhookEventsFrom(es []genclient.WebhookEvent) []WebhookEvent {
-	out := make([]WebhookEvent, len(es))
-	for i := range es {
-		out[i] = webhookEventFrom(&es[i])
-	}
-	return out
-}
-
-func eventTypesFrom(ts []genclient.WebhookEventType) []EventType {
-	out := make([]EventType, len(ts))
-	for i, t := range ts {
-		out[i] = EventType{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
-			EventType: t.EventType, IsActive: t.IsActive}
-		if t.SubTypes != nil {
-			out[i].SubTypes = eventTypesFrom(*t.SubTypes)
-		}
+func eventTypeFrom(t *genclient.WebhookEventType) EventType {
+	out := EventType{Name: t.Name, DisplayName: t.DisplayName, Description: t.Description,
+		EventType: t.EventType, IsActive: t.IsActive}
+	if t.SubTypes != nil { // nil stays nil; convertSlice would make it empty
+		out.SubTypes = convertSlice(*t.SubTypes, eventTypeFrom)
 	}
 	return out
 }
@@ -91,19 +60,33 @@ func paginationFrom(p genclient.Pagination) Pagination {
 	out := Pagination{Page: p.Page, PageSize: p.PageSize, TotalCount: p.TotalCount,
 		TotalPages: p.TotalPages, HasMore: p.HasMore}
 	if p.Cursors != nil {
-		out.Cursors = &Cursors{}
-		if p.Cursors.Before != nil {
-			out.Cursors.Before = *p.Cursors.Before
-		}
-		if p.Cursors.After != nil {
-			out.Cursors.After = *p.Cursors.After
-		}
+		out.Cursors = &Cursors{Before: deref(p.Cursors.Before), After: deref(p.Cursors.After)}
 	}
 	return out
 }
 
 func testResultFrom(r genclient.TestResult) TestResult {
 	return TestResult{Success: r.Success, Message: r.Message}
+}
+
+// convertSlice converts each element of in with from. The result has the
+// length of in and is not nil, even when in is.
+func convertSlice[S, T any](in []S, from func(*S) T) []T {
+	out := make([]T, len(in))
+	for i := range in {
+		out[i] = from(&in[i])
+	}
+	return out
+}
+
+// deref is *p, or the zero value of T when p is nil. (A non-nil pointer to
+// a nil map gives that nil map.)
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 // timePtr is a nullable timestamp of the API as a *time.Time in UTC.

@@ -119,8 +119,8 @@ const snippetLen = 200
 
 // newError builds the *Error for a non-2xx answer with the given body and
 // metadata.
-func newError(resp *http.Response, body []byte, meta ResponseMeta) *Error {
-	e := &Error{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Response: meta}
+func newError(body []byte, meta ResponseMeta) *Error {
+	e := &Error{StatusCode: meta.StatusCode, RequestID: meta.RequestID, Response: meta}
 	var env errorEnvelope
 	if json.Unmarshal(body, &env) == nil && env.Error != nil && env.Error.Code != "" {
 		e.Code = env.Error.Code
@@ -136,7 +136,7 @@ func newError(resp *http.Response, body []byte, meta ResponseMeta) *Error {
 		}
 		return e
 	}
-	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	status := fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if s := snippet(body); s != "" {
 		e.Message = fmt.Sprintf("unexpected %s answer without a sent.dm error envelope; body: %q", status, s)
 	} else {

@@ -106,10 +106,11 @@ func (s callSettings) record(m ResponseMeta) {
 }
 
 // responseMeta reads the metadata of resp, the answer to attempt number
-// attempt, received at now.
-func responseMeta(resp *http.Response, attempt int, now time.Time) ResponseMeta {
+// attempt, received at now. hasAfter reports whether the answer asked for
+// a wait (m.RetryAfter, which may be 0: "retry now").
+func responseMeta(resp *http.Response, attempt int, now time.Time) (m ResponseMeta, hasAfter bool) {
 	h := resp.Header
-	m := ResponseMeta{
+	m = ResponseMeta{
 		StatusCode:         resp.StatusCode,
 		RequestID:          h.Get("X-Request-Id"),
 		IdempotentReplayed: strings.EqualFold(strings.TrimSpace(h.Get("Idempotent-Replayed")), "true"),
@@ -118,7 +119,7 @@ func responseMeta(resp *http.Response, attempt int, now time.Time) ResponseMeta 
 		Attempts:           attempt,
 		Header:             h,
 	}
-	m.RetryAfter, _ = retryAfter(h, now)
+	m.RetryAfter, hasAfter = retryAfter(h, now)
 	limit, okLimit := headerInt(h, "X-RateLimit-Limit")
 	remaining, okRemaining := headerInt(h, "X-RateLimit-Remaining")
 	reset, okReset := headerInt(h, "X-RateLimit-Reset")
@@ -128,7 +129,7 @@ func responseMeta(resp *http.Response, attempt int, now time.Time) ResponseMeta 
 			m.RateLimit.Reset = time.Unix(int64(reset), 0).UTC()
 		}
 	}
-	return m
+	return m, hasAfter
 }
 
 // headerInt reads a header holding a non-negative integer.

@@ -32,10 +32,9 @@ type decodeFunc func(body []byte) error
 
 // attemptError is the outcome of a failed attempt.
 type attemptError struct {
-	err        error         // an *Error, or a connection or decoding error
-	retryable  bool          // whether another attempt may succeed
-	retryAfter time.Duration // the server's Retry-After, if hasAfter
-	hasAfter   bool
+	err       error // an *Error, or a connection or decoding error
+	retryable bool  // whether another attempt may succeed
+	hasAfter  bool  // whether to wait the answer's ResponseMeta.RetryAfter
 }
 
 // call runs an operation: attempts, with retries on failures worth
@@ -75,10 +74,10 @@ func (c *Client) call(ctx context.Context, op string, cs callSettings, send send
 		}
 		wait := c.backoffFor(attempt)
 		if fail.hasAfter {
-			if fail.retryAfter > maxRetryAfter {
+			if meta.RetryAfter > maxRetryAfter {
 				return giveUp(op, last, attempt)
 			}
-			wait = fail.retryAfter
+			wait = meta.RetryAfter
 		}
 		// Waiting past the deadline would only end in the deadline's error;
 		// the caller learns more from the last answer, and learns it now.
@@ -101,7 +100,7 @@ func (c *Client) attempt(ctx context.Context, n int, send sendFunc, decode decod
 	}
 	defer resp.Body.Close()
 	now := time.Now()
-	meta := responseMeta(resp, n, now)
+	meta, hasAfter := responseMeta(resp, n, now)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
 	if err != nil {
 		// The connection broke while the answer was read. Retrying is safe:
@@ -111,13 +110,11 @@ func (c *Client) attempt(ctx context.Context, n int, send sendFunc, decode decod
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := decode(body); err != nil {
 			return meta, &attemptError{err: fmt.Errorf("decode %d answer (request_id %q): %w; body: %q",
-				resp.StatusCode, resp.Header.Get("X-Request-Id"), err, snippet(body))}
+				resp.StatusCode, meta.RequestID, err, snippet(body))}
 		}
 		return meta, nil
 	}
-	fail := &attemptError{err: newError(resp, body, meta), retryable: retryableStatus(resp.StatusCode)}
-	fail.retryAfter, fail.hasAfter = retryAfter(resp.Header, now)
-	return meta, fail
+	return meta, &attemptError{err: newError(body, meta), retryable: retryableStatus(resp.StatusCode), hasAfter: hasAfter}
 }
 
 // retryableStatus reports whether an answer with status code is worth

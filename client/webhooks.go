@@ -131,14 +131,11 @@ func (c *Client) RetrieveWebhook(ctx context.Context, id string, s Scope, opts .
 func (c *Client) UpdateWebhook(ctx context.Context, id string, p UpdateWebhookParams, opts ...CallOption) (*Webhook, error) {
 	const op = "update webhook"
 	cs := settings(opts)
-	webhookID, profile, err := ids(op, id, p.ProfileID)
+	webhookID, profile, key, err := mutationArgs(op, id, p.ProfileID, p.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	params := &genclient.UpdateWebhookParams{XProfileID: profile}
-	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
-		return nil, err
-	}
+	params := &genclient.UpdateWebhookParams{XProfileID: profile, IdempotencyKey: key}
 	body := genclient.UpdateWebhookJSONRequestBody{DisplayName: p.DisplayName, EndpointURL: p.EndpointURL,
 		EventTypes: eventTypeNames(p.EventTypes), RetryCount: p.RetryCount, TimeoutSeconds: p.TimeoutSeconds,
 		Sandbox: sandbox(p.Sandbox)}
@@ -189,7 +186,7 @@ func (c *Client) ListWebhooks(ctx context.Context, p ListWebhooksParams, opts ..
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookPage{Webhooks: webhooksFrom(out.Data.Webhooks), Pagination: paginationFrom(out.Data.Pagination)}, nil
+	return &WebhookPage{Webhooks: convertSlice(out.Data.Webhooks, webhookFrom), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // Webhooks iterates over every webhook that p selects, from p.Page on,
@@ -222,7 +219,7 @@ func (c *Client) ListWebhookEventTypes(ctx context.Context, s Scope, opts ...Cal
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return eventTypesFrom(out.Data.EventTypes), nil
+	return convertSlice(out.Data.EventTypes, eventTypeFrom), nil
 }
 
 // ListWebhookEvents returns one page of the delivery log of the webhook id
@@ -245,7 +242,7 @@ func (c *Client) ListWebhookEvents(ctx context.Context, id string, p ListWebhook
 	}, decodeInto(&out)); err != nil {
 		return nil, err
 	}
-	return &WebhookEventPage{Events: webhookEventsFrom(out.Data.Events), Pagination: paginationFrom(out.Data.Pagination)}, nil
+	return &WebhookEventPage{Events: convertSlice(out.Data.Events, webhookEventFrom), Pagination: paginationFrom(out.Data.Pagination)}, nil
 }
 
 // WebhookEvents iterates over the delivery log of the webhook id, as
@@ -267,14 +264,11 @@ func (c *Client) WebhookEvents(ctx context.Context, id string, p ListWebhookEven
 func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation, opts ...CallOption) (string, error) {
 	const op = "rotate webhook secret"
 	cs := settings(opts)
-	webhookID, profile, err := ids(op, id, m.ProfileID)
+	webhookID, profile, key, err := mutationArgs(op, id, m.ProfileID, m.IdempotencyKey)
 	if err != nil {
 		return "", err
 	}
-	params := &genclient.RotateWebhookSecretParams{XProfileID: profile}
-	if params.IdempotencyKey, err = idempotencyKey(op, m.IdempotencyKey); err != nil {
-		return "", err
-	}
+	params := &genclient.RotateWebhookSecretParams{XProfileID: profile, IdempotencyKey: key}
 	var out genclient.SigningSecretResponse
 	if err := c.call(ctx, op, cs, func(ctx context.Context) (*http.Response, error) {
 		return c.api.RotateWebhookSecret(ctx, webhookID, params, genclient.SandboxRequest{Sandbox: sandbox(m.Sandbox)})
@@ -290,14 +284,11 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, m Mutation,
 func (c *Client) TestWebhook(ctx context.Context, id string, p TestWebhookParams, opts ...CallOption) (*TestResult, error) {
 	const op = "test webhook"
 	cs := settings(opts)
-	webhookID, profile, err := ids(op, id, p.ProfileID)
+	webhookID, profile, key, err := mutationArgs(op, id, p.ProfileID, p.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}
-	params := &genclient.TestWebhookParams{XProfileID: profile}
-	if params.IdempotencyKey, err = idempotencyKey(op, p.IdempotencyKey); err != nil {
-		return nil, err
-	}
+	params := &genclient.TestWebhookParams{XProfileID: profile, IdempotencyKey: key}
 	body := genclient.TestWebhookJSONRequestBody{Sandbox: sandbox(p.Sandbox)}
 	if p.EventType != "" {
 		t := genclient.EventTypeName(p.EventType)
@@ -366,6 +357,20 @@ func ids(op, id, profile string) (uuid.UUID, *uuid.UUID, error) {
 	}
 	p, err := profileID(op, profile)
 	return webhookID, p, err
+}
+
+// mutationArgs parses the ids of a mutation of the webhook id, as ids does,
+// then picks its Idempotency-Key, as idempotencyKey does.
+func mutationArgs(op, id, profile, key string) (uuid.UUID, *uuid.UUID, *string, error) {
+	webhookID, p, err := ids(op, id, profile)
+	if err != nil {
+		return uuid.Nil, nil, nil, err
+	}
+	k, err := idempotencyKey(op, key)
+	if err != nil {
+		return uuid.Nil, nil, nil, err
+	}
+	return webhookID, p, k, nil
 }
 
 func profileID(op, s string) (*uuid.UUID, error) {
