@@ -34,18 +34,18 @@ func (s *Server) EmitEvent(ctx context.Context, req gen.EmitEventRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	eventID, now := uuid.New(), sentstub.Timestamp(s.now())
-	body, err := delivery.EventBody(eventID, eventType, now, data)
+	event, err := delivery.NewEvent(eventType, data, s.now())
 	if err != nil {
 		return nil, err
 	}
 	ds := make([]*sentstub.Delivery, len(targets))
 	ids := make([]uuid.UUID, len(targets))
 	for i, w := range targets {
-		ds[i] = &sentstub.Delivery{ID: uuid.New(), WebhookID: w.ID, EventID: eventID, EventType: eventType,
-			EventData: body, Status: sentstub.DeliveryPending, CreatedAt: now, NextAttemptAt: &now}
+		ds[i] = event.To(w.ID)
+		ds[i].NextAttemptAt = &event.Created
 		ids[i] = w.ID
 	}
+	eventID := event.ID
 	if len(ds) > 0 {
 		if err := s.store.EnqueueDeliveries(ctx, ds); err != nil {
 			return nil, err

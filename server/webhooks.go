@@ -63,22 +63,12 @@ func (s *Server) UpdateWebhook(ctx context.Context, req gen.UpdateWebhookRequest
 	if err := settings.Validate(); err != nil {
 		return nil, err
 	}
-	var (
-		w        *sentstub.Webhook
-		applyErr error
-		err      error
-	)
-	if isSet(body.Sandbox) {
-		if w, err = s.sandboxWebhook(ctx, r, req.ID); err == nil {
-			_, applyErr = w.Apply(settings, s.now())
-		}
-	} else {
-		w, err = s.store.UpdateWebhook(ctx, r.account.ID, req.ID, func(w *sentstub.Webhook) bool {
-			var changed bool
-			changed, applyErr = w.Apply(settings, s.now()) // the clock is read under the row's lock
-			return changed
-		})
-	}
+	var applyErr error
+	w, err := s.changeWebhook(ctx, r, req.ID, isSet(body.Sandbox), func(w *sentstub.Webhook) bool {
+		var changed bool
+		changed, applyErr = w.Apply(settings, s.now()) // the clock is read under the row's lock
+		return changed
+	})
 	if err = errors.Join(err, applyErr); err != nil {
 		return nil, err
 	}
@@ -205,20 +195,17 @@ func (s *Server) TestWebhook(ctx context.Context, req gen.TestWebhookRequestObje
 
 // testDelivery delivers a test event of eventType to w once and records it.
 func (s *Server) testDelivery(ctx context.Context, w *sentstub.Webhook, eventType string) (gen.TestResult, error) {
-	eventID, created := uuid.New(), sentstub.Timestamp(s.now())
-	body, err := delivery.EventBody(eventID, eventType, created, map[string]any{
+	event, err := delivery.NewEvent(eventType, map[string]any{
 		"webhook_id": w.ID,
 		"test":       true,
 		"message":    "A test event sent by POST /v3/webhooks/{id}/test",
-	})
+	}, s.now())
 	if err != nil {
 		return gen.TestResult{}, err
 	}
-	d := &sentstub.Delivery{ID: uuid.New(), WebhookID: w.ID, EventID: eventID, EventType: eventType,
-		EventData: body, Status: sentstub.DeliveryPending, CreatedAt: created}
-	started := s.now()
-	a := s.sender.Send(ctx, delivery.For(w, d))
-	d.Record(a.Outcome(started, s.now()))
+	d := event.To(w.ID)
+	a := s.sender.Deliver(ctx, w, d, s.now)
+	d.Record(a)
 	if err := s.store.CreateDelivery(ctx, d); err != nil {
 		return gen.TestResult{}, fmt.Errorf("record test delivery: %w", err)
 	}
@@ -235,21 +222,11 @@ func (s *Server) ToggleWebhookStatus(ctx context.Context, req gen.ToggleWebhookS
 		want = req.Body.IsActive
 		sandbox = isSet(req.Body.Sandbox)
 	}
-	var (
-		w   *sentstub.Webhook
-		err error
-	)
-	if sandbox {
-		if w, err = s.sandboxWebhook(ctx, r, req.ID); err == nil {
-			w.SetActive(want, s.now())
-		}
-	} else {
-		// The clock is read under the row lock (see UpdateWebhook), so
-		// that updated_at follows the order in which toggles commit.
-		w, err = s.store.UpdateWebhook(ctx, r.account.ID, req.ID, func(w *sentstub.Webhook) bool {
-			return w.SetActive(want, s.now())
-		})
-	}
+	// The clock is read under the row lock (see UpdateWebhook), so
+	// that updated_at follows the order in which toggles commit.
+	w, err := s.changeWebhook(ctx, r, req.ID, sandbox, func(w *sentstub.Webhook) bool {
+		return w.SetActive(want, s.now())
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -281,11 +258,25 @@ func (s *Server) sandboxWebhook(ctx context.Context, r *request, id uuid.UUID) (
 	}, nil
 }
 
+// changeWebhook applies change to the webhook id of r's account: in the
+// store, under the row's lock, or for a sandbox request to sandboxWebhook's
+// webhook, writing nothing.
+func (s *Server) changeWebhook(ctx context.Context, r *request, id uuid.UUID, sandbox bool, change func(*sentstub.Webhook) bool) (*sentstub.Webhook, error) {
+	if !sandbox {
+		return s.store.UpdateWebhook(ctx, r.account.ID, id, change)
+	}
+	w, err := s.sandboxWebhook(ctx, r, id)
+	if err == nil {
+		change(w)
+	}
+	return w, err
+}
+
 // webhookOK is the 200 answer with w, its secret hidden.
 func (s *Server) webhookOK(r *request, w *sentstub.Webhook) webhookAnswer {
 	return webhookAnswer{
 		body:    gen.WebhookResponse{Success: true, Data: toWebhook(w, false), Meta: s.meta(r)},
-		headers: s.okHeaders(r),
+		sandbox: r.sandbox,
 	}
 }
 

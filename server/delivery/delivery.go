@@ -56,28 +56,19 @@ type Message struct {
 	Timeout   time.Duration // the webhook's timeout_seconds
 }
 
-// Attempt is the outcome of one delivery attempt.
-type Attempt struct {
-	Delivered    bool    // the receiver answered 2xx
-	StatusCode   *int    // the receiver's status, when it answered
-	ResponseBody *string // the start of its answer, at most MaxKeptResponse bytes of valid UTF-8
-	Message      string  // what happened, in plain words
-	Started      time.Time
-	Completed    time.Time
-}
-
 // For is the message that delivers d to its webhook w.
 func For(w *sentstub.Webhook, d *sentstub.Delivery) Message {
 	return Message{WebhookID: w.ID, EventID: d.EventID, EventType: d.EventType, Body: d.EventData,
 		URL: w.EndpointURL, Secret: w.SigningSecret, Timeout: time.Duration(w.TimeoutSeconds) * time.Second}
 }
 
-// Outcome is what a records: the attempt's findings with the times the
-// caller's clock gave its start and end (the signature's timestamp is the
-// wall clock's, as receivers check it; records follow the server's clock).
-func (a Attempt) Outcome(started, completed time.Time) sentstub.Outcome {
-	return sentstub.Outcome{Delivered: a.Delivered, StatusCode: a.StatusCode, ResponseBody: a.ResponseBody,
-		Message: a.Message, Started: started, Completed: completed}
+// Deliver sends d to w once and returns the outcome timed by now, the
+// caller's clock (the signature's timestamp is the wall clock's).
+func (s *Sender) Deliver(ctx context.Context, w *sentstub.Webhook, d *sentstub.Delivery, now func() time.Time) sentstub.Outcome {
+	started := now()
+	o := s.Send(ctx, For(w, d))
+	o.Started, o.Completed = started, now()
+	return o
 }
 
 // EventBody is the body of a delivery: the event's id, full type, creation
@@ -95,11 +86,33 @@ func EventBody(id uuid.UUID, eventType string, created time.Time, data any) ([]b
 	return b, nil
 }
 
+// Event is an event to deliver: its id, full type, creation time (at the
+// stores' precision) and body (EventBody).
+type Event struct {
+	ID      uuid.UUID
+	Type    string
+	Created time.Time
+	Body    []byte
+}
+
+// NewEvent is a fresh event of eventType with data, created at now.
+func NewEvent(eventType string, data any, now time.Time) (Event, error) {
+	e := Event{ID: uuid.New(), Type: eventType, Created: sentstub.Timestamp(now)}
+	var err error
+	e.Body, err = EventBody(e.ID, e.Type, e.Created, data)
+	return e, err
+}
+
+// To is the pending delivery of e to the webhook webhookID.
+func (e Event) To(webhookID uuid.UUID) *sentstub.Delivery {
+	return &sentstub.Delivery{ID: uuid.New(), WebhookID: webhookID, EventID: e.ID, EventType: e.Type,
+		EventData: e.Body, Status: sentstub.DeliveryPending, CreatedAt: e.Created}
+}
+
 // Sender makes delivery attempts. It is safe for concurrent use.
 type Sender struct {
 	client    *http.Client
 	userAgent string
-	now       func() time.Time
 }
 
 // NewSender returns a Sender that identifies itself as userAgent and signs
@@ -126,7 +139,6 @@ func NewSender(userAgent string, transport http.RoundTripper) *Sender {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		userAgent: userAgent,
-		now:       time.Now,
 	}
 }
 
@@ -146,9 +158,9 @@ func Sign(secret string, webhookID uuid.UUID, ts time.Time, body []byte) (string
 
 // Send makes one attempt to deliver m, signed afresh, within m.Timeout (and
 // ctx). It never fails: what went wrong is the attempt's Message.
-func (s *Sender) Send(ctx context.Context, m Message) (a Attempt) {
-	a.Started = s.now()
-	defer func() { a.Completed = s.now() }()
+func (s *Sender) Send(ctx context.Context, m Message) (a sentstub.Outcome) {
+	a.Started = time.Now()
+	defer func() { a.Completed = time.Now() }()
 	ctx, cancel := context.WithTimeout(ctx, m.Timeout)
 	defer cancel()
 	sig, err := Sign(m.Secret, m.WebhookID, a.Started, m.Body)

@@ -42,9 +42,6 @@ const (
 	DefaultDrain = 10 * time.Second
 )
 
-// storeTimeout bounds recording an attempt and handing a lease back.
-const storeTimeout = 10 * time.Second
-
 // Outcomes of an attempt, as Config.Observe is told them.
 const (
 	OutcomeDelivered = "delivered" // the receiver answered 2xx
@@ -203,16 +200,14 @@ func (d *Dispatcher) attempt(ctx context.Context, c sentstub.Claimed, claimedAt 
 	if at, ok := d.disabled.Load(w.ID); ok && !claimedAt.After(at.(time.Time)) {
 		return // disabled while this one waited for the endpoint: dropped, not sent
 	}
-	started := d.cfg.Now()
-	a := d.cfg.Sender.Send(ctx, delivery.For(w, dl))
+	// Recorded on the dispatcher's clock, which due times follow.
+	outcome := d.cfg.Sender.Deliver(ctx, w, dl, d.cfg.Now)
 	if ctx.Err() != nil {
 		d.release(c)
 		return
 	}
-	// Recorded on the dispatcher's clock, which due times follow.
-	outcome := a.Outcome(started, d.cfg.Now())
 	label := OutcomeFailed
-	if a.Delivered {
+	if outcome.Delivered {
 		label = OutcomeDelivered
 	}
 	d.finish(ctx, c, func(dl *sentstub.Delivery, w *sentstub.Webhook) bool {
@@ -223,9 +218,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c sentstub.Claimed, claimedAt 
 func (d *Dispatcher) finish(ctx context.Context, c sentstub.Claimed, record func(*sentstub.Delivery, *sentstub.Webhook) bool, outcome string) {
 	disabled := false
 	// Recorded even when the stop's drain runs out meanwhile: the attempt was made.
-	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	err := d.cfg.Store.FinishDelivery(store, c.Delivery.ID, c.Lease, func(dl *sentstub.Delivery, w *sentstub.Webhook) bool {
+	err := d.cfg.Store.FinishDelivery(context.WithoutCancel(ctx), c.Delivery.ID, c.Lease, func(dl *sentstub.Delivery, w *sentstub.Webhook) bool {
 		disabled = record(dl, w)
 		return disabled
 	})
@@ -250,8 +243,7 @@ func (d *Dispatcher) finish(ctx context.Context, c sentstub.Claimed, record func
 
 // release hands c's lease back, so that it is due again at once.
 func (d *Dispatcher) release(c sentstub.Claimed) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
+	ctx := context.Background()
 	if err := d.cfg.Store.ReleaseDeliveries(ctx, c.Lease, []uuid.UUID{c.Delivery.ID}); err != nil {
 		d.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "handing back a delivery's lease failed; it is retried when the lease ends",
 			slog.String("delivery_id", c.Delivery.ID.String()), slog.Any("error", err))
