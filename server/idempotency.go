@@ -222,7 +222,7 @@ func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
 // reused for something else: method, path, x-profile-id and a body digest.
 func fingerprint(req *http.Request) string {
 	h := sha256.New()
-	io.WriteString(h, req.Method+"\n"+req.URL.Path+"\n"+headerValue(req, headerProfileID)+"\n")
+	io.WriteString(h, req.Method+"\n"+req.URL.Path+"\n"+headerValue(req, profileIDHeader)+"\n")
 	if req.GetBody != nil {
 		if body, err := req.GetBody(); err == nil {
 			io.Copy(h, body)

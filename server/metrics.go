@@ -25,7 +25,7 @@ import (
 // are Echo's templates, such as /v3/webhooks/:id/toggle-status.
 type metrics struct {
 	registry *prometheus.Registry
-	routes   map[string]bool // the route templates of the document's operations
+	routes   map[string]string // the route templates of the document's operations (Server.allow)
 
 	requests *prometheus.CounterVec   // route, method, status
 	duration *prometheus.HistogramVec // route, method
@@ -57,7 +57,7 @@ const unmatchedRoute = "unmatched"
 func (s *Server) instrument() {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
-		routes:   map[string]bool{},
+		routes:   s.allow,
 		series:   map[seriesKey]requestSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sentstub_http_requests_total",
@@ -82,9 +82,6 @@ func (s *Server) instrument() {
 			Help: "Delivery attempts of emitted events, by outcome: delivered, failed (retried while retries remain) or dropped (not attempted: the webhook is inactive).",
 		}, []string{"outcome"}),
 	}
-	for k := range s.ops {
-		m.routes[k.path] = true
-	}
 	m.registry.MustRegister(m.requests, m.duration, m.replays, m.store, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = m
@@ -98,7 +95,7 @@ func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		defer func() {
 			route := c.Path()
-			if !m.routes[route] {
+			if _, ok := m.routes[route]; !ok {
 				route = unmatchedRoute
 			}
 			res := c.Response()

@@ -35,6 +35,8 @@ const (
 var (
 	canonicalAPIVersion = http.CanonicalHeaderKey(headerAPIVersion)
 	apiVersionValue     = []string{apiVersion}
+	apiKeyHeader        = newHeaderName(headerAPIKey)
+	profileIDHeader     = newHeaderName(headerProfileID)
 )
 
 // begin starts every request: it gives it an id and the common headers,
@@ -164,10 +166,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.op != nil && !r.op.secured || r.op == nil && !underAPI(c.Request().URL.Path) {
 			return next(c)
 		}
-		if repeated := repeatedHeaders(c.Request(), headerAPIKey); repeated != nil {
+		if repeated := repeatedHeaders(c.Request(), apiKeyHeader); repeated != nil {
 			return &sentstub.Error{Code: sentstub.EINVALID, Message: validationFailed, Details: repeated}
 		}
-		key := headerValue(c.Request(), headerAPIKey)
+		key := headerValue(c.Request(), apiKeyHeader)
 		if key == "" {
 			return &sentstub.Error{Code: sentstub.EUNAUTHENTICATED, Message: "User is not authenticated"}
 		}
@@ -217,7 +219,7 @@ func (s *Server) accountByID(ctx context.Context, id uuid.UUID) (*sentstub.Accou
 func (s *Server) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := requestOf(c)
-		raw := headerValue(c.Request(), headerProfileID)
+		raw := headerValue(c.Request(), profileIDHeader)
 		if r.caller == nil || raw == "" {
 			return next(c)
 		}

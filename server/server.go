@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ type operation struct {
 	// example, which sent.dm words per operation.
 	internalMessage string
 	// headers are the names of the header parameters it declares.
-	headers []string
+	headers []headerName
 	// rateClass is the rate-limit bucket it draws from (see limits.go).
 	rateClass rateClass
 	// shortcut passes, without kin-openapi, requests that are surely valid.
@@ -168,12 +169,12 @@ func New(cfg Config) (*Server, error) {
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}
 	s.ops = operations(doc)
+	s.allow = allowedMethods(s.ops)
 	s.instrument()
 	dc := cfg.Dispatch
 	dc.Store, dc.Sender, dc.Now, dc.Logger = s.store, s.sender, s.now, s.logger
 	dc.Observe = func(outcome string) { s.metrics.delivery.WithLabelValues(outcome).Inc() }
 	s.dispatch = dispatch.New(dc)
-	s.allow = allowedMethods(s.ops)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -213,6 +214,7 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 			// run, so the route it validates with declares none.
 			unsecured := *op
 			unsecured.Security = &openapi3.SecurityRequirements{}
+			headers := headerParams(item, op)
 			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: &unsecured}
 			ops[routeKey{method, echoPath}] = &operation{
 				id:       op.OperationID,
@@ -220,9 +222,9 @@ func operations(doc *openapi3.T) map[routeKey]*operation {
 				shortcut: newValidShortcut(route),
 				secured:  len(security) > 0,
 				idempotent: (method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) &&
-					declaresHeader(item, op, headerIdempotencyKey),
+					slices.ContainsFunc(headers, func(h headerName) bool { return h.spec == headerIdempotencyKey }),
 				internalMessage: exampleErrorMessage(op, http.StatusInternalServerError),
-				headers:         headerParams(item, op),
+				headers:         headers,
 				rateClass:       rateClassOf(op),
 			}
 		}
@@ -245,23 +247,14 @@ func allowedMethods(ops map[routeKey]*operation) map[string]string {
 	return allow
 }
 
-func headerParams(item *openapi3.PathItem, op *openapi3.Operation) []string {
-	var names []string
+func headerParams(item *openapi3.PathItem, op *openapi3.Operation) []headerName {
+	var names []headerName
 	for _, p := range operationParameters(item, op) {
 		if p.In == openapi3.ParameterInHeader {
-			names = append(names, p.Name)
+			names = append(names, newHeaderName(p.Name))
 		}
 	}
 	return names
-}
-
-func declaresHeader(item *openapi3.PathItem, op *openapi3.Operation, name string) bool {
-	for _, p := range operationParameters(item, op) {
-		if p.In == openapi3.ParameterInHeader && p.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // orDefault is v, or def when v is not positive (a Config field left zero).

@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	validationFailed       = "Request validation failed"
+	validationFailed       = sentstub.ValidationFailed
 	methodNotAllowed       = "Method not allowed"
 	bodyTimeoutMessage     = "Request body not received in time"
 	headerRepeated         = "must be sent at most once"
@@ -122,36 +122,28 @@ func (s *Server) checkMethod(c echo.Context) error {
 // repeatedHeaders returns the problem of each of the named headers that
 // req carries more than once, keyed by its name, or nil: a header that
 // names one thing (a key, a profile) cannot be sent twice.
-func repeatedHeaders(req *http.Request, names ...string) map[string][]string {
+func repeatedHeaders(req *http.Request, names ...headerName) map[string][]string {
 	var problems map[string][]string
 	for _, name := range names {
-		if len(req.Header[canonicalHeader(name)]) > 1 {
+		if len(req.Header[name.key]) > 1 {
 			if problems == nil {
 				problems = map[string][]string{}
 			}
-			problems[name] = []string{headerRepeated}
+			problems[name.spec] = []string{headerRepeated}
 		}
 	}
 	return problems
 }
 
-// canonicalHeader is name as net/http keys it, without Header.Get's
-// allocation for a name not written canonically: the API's header names are
-// few and fixed, so each is canonicalized once.
-func canonicalHeader(name string) string {
-	if c, ok := canonicalHeaders.Load(name); ok {
-		return c.(string)
-	}
-	c := http.CanonicalHeaderKey(name)
-	canonicalHeaders.Store(name, c)
-	return c
-}
+// headerName is a header as the spec spells it (the key of its problems)
+// and as net/http keys it, canonicalized once.
+type headerName struct{ spec, key string }
 
-var canonicalHeaders sync.Map // string -> string
+func newHeaderName(spec string) headerName { return headerName{spec, http.CanonicalHeaderKey(spec)} }
 
 // headerValue is req's first value of the header name, as Header.Get.
-func headerValue(req *http.Request, name string) string {
-	if v := req.Header[canonicalHeader(name)]; len(v) > 0 {
+func headerValue(req *http.Request, name headerName) string {
+	if v := req.Header[name.key]; len(v) > 0 {
 		return v[0]
 	}
 	return ""
