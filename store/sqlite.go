@@ -666,32 +666,45 @@ func (s *SQLiteStore) listWebhooksWithin(ctx context.Context, owner uuid.UUID, f
 	if !ok {
 		return page, 0, nil
 	}
-	err = s.withConn(ctx, func() error {
-		rows, err := s.listWebhooks.QueryContext(ctx, owner.String(), f.IsActive, search, f.Limit, f.Offset)
-		if err != nil {
-			return fmt.Errorf("sqlite: list webhooks: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			w, err := scanSQLiteWebhook(rows, &total)
-			if err != nil {
-				return err
-			}
-			page = append(page, w)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: list webhooks: %w", err)
-		}
-		if len(page) > 0 || f.Offset == 0 {
-			return nil
-		}
-		if err := s.countWebhooks.QueryRowContext(ctx, owner.String(), f.IsActive, search).Scan(&total); err != nil {
-			return fmt.Errorf("sqlite: count webhooks: %w", err)
-		}
-		return nil
+	err = s.withConn(ctx, func() (err error) {
+		page, total, err = sqlitePage(ctx, "webhooks", s.listWebhooks, s.countWebhooks, f.Offset, f.Limit, scanSQLiteWebhook,
+			owner.String(), f.IsActive, search)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
+	}
+	return page, total, nil
+}
+
+// sqlitePage reads a page with list and, past the first page when it is
+// empty, the total with count: list takes args then limit and offset, and
+// each of its rows carries the total after the columns scan reads; count
+// takes args. The caller holds the connection; what is names the rows in
+// errors.
+func sqlitePage[T any](ctx context.Context, what string, list, count *sql.Stmt, offset, limit int,
+	scan func(row scanner, extra ...any) (T, error), args ...any) (page []T, total int, err error) {
+	page = []T{}
+	rows, err := list.QueryContext(ctx, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list %s: %w", what, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		item, err := scan(rows, &total)
+		if err != nil {
+			return nil, 0, err
+		}
+		page = append(page, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: list %s: %w", what, err)
+	}
+	if len(page) > 0 || offset == 0 {
+		return page, total, nil
+	}
+	if err := count.QueryRowContext(ctx, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: count %s: %w", what, err)
 	}
 	return page, total, nil
 }

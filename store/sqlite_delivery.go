@@ -71,35 +71,16 @@ func (s *SQLiteStore) listDeliveriesWithin(ctx context.Context, owner, id uuid.U
 		text := e.String()
 		eventID = &text
 	}
-	err = s.withConn(ctx, func() error {
+	err = s.withConn(ctx, func() (err error) {
 		if _, err := s.webhook(ctx, owner, id); err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		rows, err := s.listDeliveries.QueryContext(ctx, id.String(), search, eventID, f.Limit, f.Offset)
-		if err != nil {
-			return fmt.Errorf("sqlite: list deliveries: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanSQLiteDelivery(rows, &total)
-			if err != nil {
-				return err
-			}
-			page = append(page, d)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: list deliveries: %w", err)
-		}
-		if len(page) > 0 || f.Offset == 0 {
-			return nil
-		}
-		if err := s.countDeliveries.QueryRowContext(ctx, id.String(), search, eventID).Scan(&total); err != nil {
-			return fmt.Errorf("sqlite: count deliveries: %w", err)
-		}
-		return nil
+		page, total, err = sqlitePage(ctx, "deliveries", s.listDeliveries, s.countDeliveries, f.Offset, f.Limit, scanSQLiteDelivery,
+			id.String(), search, eventID)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
