@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/internal/ctxlock"
 )
 
 //go:embed migrations/sqlite/*.sql
@@ -40,7 +41,7 @@ var _ sentstub.Store = (*SQLiteStore)(nil)
 type SQLiteStore struct {
 	db      *sql.DB
 	conn    *sql.Conn     // the one connection
-	sem     chan struct{} // held while conn is in use; a channel so waiting honours ctx
+	connMu  ctxlock.Mutex // held while conn is in use
 	timeout time.Duration // of every call, waiting for conn included; see bound
 
 	begin, commit, rollback             *sql.Stmt
@@ -89,7 +90,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &SQLiteStore{db: db, sem: make(chan struct{}, 1), timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
+	s := &SQLiteStore{db: db, timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
 		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
@@ -191,15 +192,10 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 
 // lock takes the connection, waiting no longer than ctx allows.
 func (s *SQLiteStore) lock(ctx context.Context) error {
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.connMu.Lock(ctx)
 }
 
-func (s *SQLiteStore) unlock() { <-s.sem }
+func (s *SQLiteStore) unlock() { s.connMu.Unlock() }
 
 // inTx runs fn in a write transaction on the connection. fn must use only
 // the connection's prepared statements and must not call other methods of

@@ -1,0 +1,118 @@
+// Package ctxlock provides a mutual-exclusion lock whose waiting honours a
+// context.
+//
+// A buffered channel of one is the usual lock of that kind, but it hands
+// the lock over: an unlock gives it to the longest waiter, which holds it
+// from then on while it waits to be scheduled, typically until the
+// unlocking goroutine next blocks. Under contention every hand-over leaves
+// the lock held by a goroutine that is not running, and the lock's users
+// form a convoy behind it. A Mutex is released instead: an unlock frees it
+// and wakes one waiter, and whoever asks first takes it, a running
+// goroutine that arrives before the woken one included, as sync.Mutex does.
+// The woken waiter that loses keeps its place at the head of the queue.
+package ctxlock
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Mutex is a mutual-exclusion lock; the zero value is unlocked. It must not
+// be copied after first use.
+type Mutex struct {
+	held    atomic.Bool
+	waiting atomic.Int32 // len(queue), read without mu by Unlock
+
+	mu    sync.Mutex      // guards queue
+	queue []chan struct{} // parked lockers, oldest first; each is woken at most once
+}
+
+// Lock takes m, waiting while it is held until ctx is done; it returns
+// ctx's error then, without m.
+func (m *Mutex) Lock(ctx context.Context) error {
+	if m.held.CompareAndSwap(false, true) {
+		return nil
+	}
+	wake := make(chan struct{}, 1)
+	front := false
+	for {
+		m.enqueue(wake, front)
+		// An Unlock between the failed attempt and enqueue saw no waiter
+		// and woke nobody: try again now that Unlock would see this one.
+		if m.held.CompareAndSwap(false, true) {
+			m.dequeue(wake) // or an Unlock took it out: its wake-up is spent on this one
+			return nil
+		}
+		select {
+		case <-wake:
+			if m.held.CompareAndSwap(false, true) {
+				return nil
+			}
+			front = true // overtaken: wait again, first in line
+		case <-ctx.Done():
+			if !m.dequeue(wake) {
+				// An Unlock chose this waiter as this one gave up: pass the
+				// wake-up on, or the next waiter would sleep while m is free.
+				m.wakeOne()
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// TryLock takes m if it is free, and reports whether it did.
+func (m *Mutex) TryLock() bool { return m.held.CompareAndSwap(false, true) }
+
+// Unlock releases m, which must be held, and wakes the longest waiter, if
+// any, to try to take it.
+func (m *Mutex) Unlock() {
+	if !m.held.CompareAndSwap(true, false) {
+		panic("ctxlock: unlock of unlocked Mutex")
+	}
+	if m.waiting.Load() > 0 {
+		m.wakeOne()
+	}
+}
+
+func (m *Mutex) enqueue(wake chan struct{}, front bool) {
+	m.mu.Lock()
+	if front {
+		m.queue = append(m.queue, nil)
+		copy(m.queue[1:], m.queue)
+		m.queue[0] = wake
+	} else {
+		m.queue = append(m.queue, wake)
+	}
+	m.waiting.Store(int32(len(m.queue)))
+	m.mu.Unlock()
+}
+
+// dequeue removes wake from the queue and reports whether it was there
+// (false: an Unlock took it out to wake it).
+func (m *Mutex) dequeue(wake chan struct{}) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, w := range m.queue {
+		if w == wake {
+			m.queue = append(m.queue[:i], m.queue[i+1:]...)
+			m.waiting.Store(int32(len(m.queue)))
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Mutex) wakeOne() {
+	m.mu.Lock()
+	if len(m.queue) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	wake := m.queue[0]
+	m.queue[0] = nil
+	m.queue = m.queue[1:]
+	m.waiting.Store(int32(len(m.queue)))
+	m.mu.Unlock()
+	wake <- struct{}{}
+}
