@@ -61,15 +61,21 @@ type SQLiteStore struct {
 	sweepAnswers, deleteAccountAnswers  *sql.Stmt
 	stmts                               []*sql.Stmt // all of the above, for Close
 
-	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by sem; written through
+	webhooks map[uuid.UUID]*sentstub.Webhook // guarded by connMu; written through
 	// published holds the committed entries of webhooks, for FindWebhook to
 	// read without the connection: it is written by whoever holds the
 	// connection, once what it writes is committed (an idempotent request's
 	// entries at its commit), so no reader sees a write that may yet roll
 	// back. Its values are never modified.
 	published sync.Map                  // uuid.UUID -> *sentstub.Webhook
-	claims    map[claimSlot]sqliteClaim // guarded by sem; see sqlite_idempotency.go
-	answers   map[answerKey]answerRef   // guarded by sem; see sqlite_idempotency.go
+	claims    map[claimSlot]sqliteClaim // guarded by connMu; see sqlite_idempotency.go
+	answers   map[answerKey]answerRef   // guarded by connMu; see sqlite_idempotency.go
+	// A database in memory keeps its stored answers in answers (see
+	// sqlite_idempotency.go): keptOrder lists them oldest first, and
+	// lastKept is the id of the newest. Both guarded by connMu.
+	inMemory  bool
+	keptOrder []keptEntry
+	lastKept  int64
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -91,7 +97,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &SQLiteStore{db: db, timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
+		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}, inMemory: path == ":memory:"}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -833,7 +839,8 @@ func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) erro
 // them, by the foreign key's ON DELETE CASCADE. The deleted webhooks leave
 // the cache; the inserted ones are read into it when first used, as
 // Provision's are. The account's stored answers leave the table and, once
-// committed, the in-memory index; claims in flight are left alone. (Inside
+// committed, the in-memory index (a database in memory keeps them only
+// there); claims in flight are left alone. (Inside
 // an idempotent request, which a reset is not meant to run in, the index
 // is left as it is: an entry whose row is gone finds no answer, and the
 // rows come back if the request rolls back.)
@@ -924,6 +931,9 @@ func (s *SQLiteStore) resetAccount(ctx context.Context, account uuid.UUID, webho
 	}
 	if err := rows.Err(); err != nil {
 		return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
+	}
+	if s.inMemory {
+		deleted.answers = append(deleted.answers, s.keptOf(account)...)
 	}
 	return deleted, nil
 }

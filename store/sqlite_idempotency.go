@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +27,14 @@ import (
 //     index maps the SHA-256 of each (account, key) to its newest row and
 //     expiry, and is rebuilt from the table at start. A claim of a fresh key
 //     reads nothing from the database, and storing its answer is one append.
+//   - A database in memory (":memory:") keeps its answers in the index
+//     itself, not in the table: there they would last no longer, and each
+//     would cost an INSERT and, because modernc's allocator rounds every
+//     page of an in-memory database up to twice its size, about 2 KB. (An
+//     INSERT was a third of a keyed toggle's CPU under load, with the page
+//     faults of the memory it took.) Such an answer enters the index when
+//     the request's transaction has committed, under the connection, as
+//     a row would become visible then, and is gone if it rolls back.
 //
 // The index is keyed by the full hash, never by a shorter one: two keys
 // that shared an entry would share one answer (the later one's, and a
@@ -51,10 +62,28 @@ func answerKeyOf(account uuid.UUID, key string) answerKey {
 	return sha256.Sum256(append(append(buf[:0], account[:]...), key...))
 }
 
-// answerRef locates the stored answer of a key.
+// answerRef locates the stored answer of a key: its row, or for a
+// database in memory the answer itself.
 type answerRef struct {
 	id      int64
-	expires int64 // microseconds since the epoch
+	expires int64       // microseconds since the epoch
+	kept    *keptAnswer // a database in memory's; nil for a row
+}
+
+// keptAnswer is a stored answer that a database in memory keeps in its
+// index, with the (account, key) that a row would hold.
+type keptAnswer struct {
+	account uuid.UUID
+	key     string
+	resp    sentstub.IdempotentResponse
+}
+
+// keptEntry is an answer kept in memory, in the order they were stored:
+// the oldest expire first, so that a sweep reads the queue from its head.
+type keptEntry struct {
+	key     answerKey
+	id      int64
+	expires int64
 }
 
 const (
@@ -116,7 +145,11 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 			return nil // in flight
 		}
 		if ref, ok := s.answers[answerKeyOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
-			if stored, err = scanIdempotentResponse(s.findAnswer.QueryRowContext(ctx, ref.id), c.AccountID, c.Key); err != nil || stored != nil {
+			if ref.kept != nil {
+				if stored = ref.kept.of(c.AccountID, c.Key); stored != nil {
+					return nil
+				}
+			} else if stored, err = scanIdempotentResponse(s.findAnswer.QueryRowContext(ctx, ref.id), c.AccountID, c.Key); err != nil || stored != nil {
 				return err
 			}
 		}
@@ -125,6 +158,17 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 		return nil
 	})
 	return stored, claimed, err
+}
+
+// of returns a copy of the answer if it is (account, key)'s, and nil
+// otherwise, as scanIdempotentResponse does for a row.
+func (k *keptAnswer) of(account uuid.UUID, key string) *sentstub.IdempotentResponse {
+	if k.account != account || k.key != key {
+		return nil
+	}
+	r := k.resp
+	r.Headers = maps.Clone(r.Headers)
+	return &r
 }
 
 // scanIdempotentResponse returns the answer in row if it is (account,
@@ -199,19 +243,31 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if !r.holdsClaim() {
 			return r.commit()
 		}
-		res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.slot.account, r.slot.key), r.slot.account.String(), r.slot.key, resp.RequestID,
-			resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
-		if err != nil {
-			return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+		ref := answerRef{expires: resp.ExpiresAt.UnixMicro()}
+		if r.s.inMemory {
+			r.s.lastKept++
+			ref.id = r.s.lastKept
+			ref.kept = &keptAnswer{account: r.slot.account, key: r.slot.key, resp: *resp}
+			ref.kept.resp.Headers = maps.Clone(resp.Headers)
+			ref.kept.resp.Body = bytes.Clone(resp.Body)
+		} else {
+			res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.slot.account, r.slot.key), r.slot.account.String(), r.slot.key, resp.RequestID,
+				resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
+			if err != nil {
+				return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+			}
+			if ref.id, err = res.LastInsertId(); err != nil {
+				return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
+			}
 		}
 		if err := r.commit(); err != nil {
 			return err
 		}
-		r.s.answers[answerKeyOf(r.slot.account, r.slot.key)] = answerRef{id: id, expires: resp.ExpiresAt.UnixMicro()}
+		key := answerKeyOf(r.slot.account, r.slot.key)
+		r.s.answers[key] = ref
+		if ref.kept != nil {
+			r.s.keptOrder = append(r.s.keptOrder, keptEntry{key: key, id: ref.id, expires: ref.expires})
+		}
 		stored = true
 		return nil
 	})
@@ -311,6 +367,10 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 		if deleted == limit {
 			return nil
 		}
+		if s.inMemory {
+			deleted += s.sweepKept(now, limit-deleted)
+			return nil
+		}
 		rows, err := s.sweepAnswers.QueryContext(ctx, limit-deleted, now.UnixMicro())
 		if err != nil {
 			return fmt.Errorf("sqlite: sweep idempotent answers: %w", err)
@@ -336,4 +396,35 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 		return nil
 	})
 	return deleted, err
+}
+
+// sweepKept drops up to limit expired answers that a database in memory
+// keeps, oldest first, and returns how many. It counts as the table's
+// sweep counts rows: an answer that a later answer to the same key
+// replaced in the index still counts when it leaves the queue. (So does
+// one that a reset dropped, whose row would be gone already.)
+func (s *SQLiteStore) sweepKept(now time.Time, limit int) (dropped int) {
+	for ; dropped < len(s.keptOrder) && dropped < limit; dropped++ {
+		e := s.keptOrder[dropped]
+		if e.expires > now.UnixMicro() {
+			break
+		}
+		if s.answers[e.key].id == e.id {
+			delete(s.answers, e.key)
+		}
+	}
+	s.keptOrder = slices.Delete(s.keptOrder, 0, dropped)
+	return dropped
+}
+
+// keptOf lists the answers that a database in memory keeps for account,
+// as a reset deletes them.
+func (s *SQLiteStore) keptOf(account uuid.UUID) []deletedAnswer {
+	var kept []deletedAnswer
+	for key, ref := range s.answers {
+		if ref.kept != nil && ref.kept.account == account {
+			kept = append(kept, deletedAnswer{id: ref.id, key: key})
+		}
+	}
+	return kept
 }

@@ -80,10 +80,15 @@ func TestSQLiteAnswersSurviveReopen(t *testing.T) {
 }
 
 // A reset deletes the account's stored answers from the in-memory index
-// too, and no one else's.
+// too, and no one else's: from a file, where the index points at rows, and
+// from a database in memory, where it holds the answers themselves.
 func TestSQLiteResetAccountIndex(t *testing.T) {
+	t.Run("file", func(t *testing.T) { testResetAccountIndex(t, storetest.MustOpenSQLite(t)) })
+	t.Run("memory", func(t *testing.T) { testResetAccountIndex(t, storetest.MustOpenSQLitePath(t, ":memory:")) })
+}
+
+func testResetAccountIndex(t *testing.T, st *store.SQLiteStore) {
 	ctx := context.Background()
-	st := storetest.MustOpenSQLite(t)
 	storetest.MustProvisionDemo(t, st, time.Now())
 	acme, globex := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.GlobexOrgID)
 	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
@@ -216,4 +221,54 @@ func TestSQLiteAnswersOfCollidingSlots(t *testing.T) {
 		t.Errorf("sweep after two hours: %d, %v; want the first answer deleted", n, err)
 	}
 	replays(st, t0.Add(2*time.Hour), "second")
+}
+
+// A sweep drops expired answers from the in-memory index too, oldest
+// first, and leaves a later answer to the same key alone: the index is
+// what a database in memory keeps its answers in.
+func TestSQLiteSweepDropsIndexedAnswers(t *testing.T) {
+	t.Run("file", func(t *testing.T) { testSweepDropsIndexedAnswers(t, storetest.MustOpenSQLite(t)) })
+	t.Run("memory", func(t *testing.T) { testSweepDropsIndexedAnswers(t, storetest.MustOpenSQLitePath(t, ":memory:")) })
+}
+
+func testSweepDropsIndexedAnswers(t *testing.T, st *store.SQLiteStore) {
+	ctx := context.Background()
+	storetest.MustProvisionDemo(t, st, time.Now())
+	acme := uuid.MustParse(storetest.AcmeOrgID)
+	t0 := time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+	answer := func(key string, at time.Time) {
+		t.Helper()
+		if _, claimed, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: acme, Key: key,
+			RequestID: "req_" + key, Now: at, LockedUntil: at.Add(time.Minute)}); err != nil || !claimed {
+			t.Fatalf("claim %s: %v %v", key, claimed, err)
+		}
+		_, run := st.BeginIdempotentRequest(ctx, acme, key, "req_"+key)
+		if ok, err := run.Complete(&sentstub.IdempotentResponse{RequestID: "req_" + key, Status: 200,
+			Body: []byte(key), StoredAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil || !ok {
+			t.Fatalf("complete %s: %v %v", key, ok, err)
+		}
+	}
+	answer("a", t0)
+	answer("b", t0.Add(time.Minute))
+	answer("c", t0.Add(2*time.Hour))
+	// "a" expired at t0+1h: stored again, it must outlive the sweep of its
+	// first answer.
+	answer("a", t0.Add(2*time.Hour))
+	if n := st.AnswerIndexSize(); n != 3 {
+		t.Fatalf("the index holds %d answers, want 3", n)
+	}
+	if n, err := st.SweepIdempotencyKeys(ctx, t0.Add(90*time.Minute), 1); err != nil || n != 1 {
+		t.Fatalf("sweep with a limit of 1 = %d, %v; want 1 (the first \"a\")", n, err)
+	}
+	if n, err := st.SweepIdempotencyKeys(ctx, t0.Add(90*time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("second sweep = %d, %v; want 1 (\"b\")", n, err)
+	}
+	if n := st.AnswerIndexSize(); n != 2 {
+		t.Fatalf("after the sweeps the index holds %d answers, want 2 (the second \"a\", and \"c\")", n)
+	}
+	stored, _, err := st.ClaimIdempotencyKey(ctx, sentstub.IdempotencyClaim{AccountID: acme, Key: "a",
+		RequestID: "req_again", Now: t0.Add(90 * time.Minute), LockedUntil: t0.Add(91 * time.Minute)})
+	if err != nil || stored == nil || string(stored.Body) != "a" {
+		t.Fatalf("the second answer to \"a\" after the sweeps: %+v, %v", stored, err)
+	}
 }
