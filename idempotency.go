@@ -48,6 +48,8 @@ type IdempotentRequest interface {
 	// storing the answer, when the claim is no longer held (it expired and
 	// another request took the key). When it fails, nothing is committed
 	// and the key is freed (at the latest when the claim's lock times out).
+	// resp and its body are the caller's again when it returns: a store
+	// copies what it keeps.
 	Complete(resp *IdempotentResponse) (stored bool, err error)
 	// Release commits the request's writes without an answer and frees the
 	// key, so that the next request with it runs. When it fails, nothing is

@@ -260,7 +260,7 @@ func (sim *simulator) choose(r *request, req *http.Request, now time.Time) (Faul
 // one call share.
 func timesKey(r *request, req *http.Request, value string) [32]byte {
 	return sha256.Sum256([]byte(r.caller.ID.String() + "\x00" + value + "\x00" +
-		req.Header.Get(headerIdempotencyKey) + "\x00" + fingerprint(req)))
+		req.Header.Get(headerIdempotencyKey) + "\x00" + fingerprint(req, r.body)))
 }
 
 // count reports whether the call key is to fail once more, having failed

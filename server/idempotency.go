@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -78,7 +78,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		// The calling account is the key's owner: an organization stays the
 		// same account whatever x-profile-id it sends.
 		account := r.caller.ID
-		fp := fingerprint(c.Request())
+		fp := fingerprint(c.Request(), r.body)
 		slot := account.String() + "\x00" + key
 		var deadline <-chan time.Time // set when the request first waits
 		for poll := 5 * time.Millisecond; ; poll = min(2*poll, 50*time.Millisecond) {
@@ -141,6 +141,7 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 	ended := false
 	defer func() {
 		res.Writer = unsent.ResponseWriter
+		defer unsent.release()
 		if !ended { // a panic, which begin answers with a 500
 			unsent.discard()
 			if err := run.Abort(); err != nil {
@@ -219,17 +220,25 @@ func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
 }
 
 // fingerprint identifies what a request asked for, to warn when a key is
-// reused for something else: method, path, x-profile-id and a body digest.
-func fingerprint(req *http.Request) string {
-	h := sha256.New()
-	io.WriteString(h, req.Method+"\n"+req.URL.Path+"\n"+headerValue(req, profileIDHeader)+"\n")
-	if req.GetBody != nil {
-		if body, err := req.GetBody(); err == nil {
-			io.Copy(h, body)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))
+// reused for something else: method, path, x-profile-id and a digest of
+// body, the request's body as read.
+func fingerprint(req *http.Request, body []byte) string {
+	h := fingerprints.Get().(hash.Hash)
+	defer fingerprints.Put(h)
+	h.Reset()
+	io.WriteString(h, req.Method)
+	io.WriteString(h, "\n")
+	io.WriteString(h, req.URL.Path)
+	io.WriteString(h, "\n")
+	io.WriteString(h, headerValue(req, profileIDHeader))
+	io.WriteString(h, "\n")
+	h.Write(body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
+
+// fingerprints reuses SHA-256 states, which are allocated for each hash.
+var fingerprints = sync.Pool{New: func() any { return sha256.New() }}
 
 // heldResponse holds a response back: its status and body are kept until
 // send, and discard forgets them and the headers set since it was made.
@@ -238,15 +247,47 @@ type heldResponse struct {
 	res                 *echo.Response
 	status              int
 	body                bytes.Buffer
-	header              http.Header // the headers as they were before the response
+	header              []headerField // the headers as they were before the response
 }
 
+// headerField is a header's values as they were when a response was held:
+// net/http's Header.Set and Add replace or append to a slice, never write
+// into one that a snapshot shares.
+type headerField struct {
+	name   string
+	values []string
+}
+
+// heldResponses reuses held responses and the buffers of their bodies, one
+// of which every keyed request fills and drops.
+var heldResponses = sync.Pool{New: func() any { return new(heldResponse) }}
+
+// maxPooledBody is the largest body buffer put back for reuse: one that a
+// large answer grew is left to the collector.
+const maxPooledBody = 64 << 10
+
 // holdResponse makes res write into a heldResponse, until the caller puts
-// back res.Writer.
+// back res.Writer and releases it.
 func holdResponse(res *echo.Response) *heldResponse {
-	w := &heldResponse{ResponseWriter: res.Writer, res: res, header: res.Header().Clone()}
+	w := heldResponses.Get().(*heldResponse)
+	w.ResponseWriter, w.res = res.Writer, res
+	for name, values := range res.Header() {
+		w.header = append(w.header, headerField{name, values})
+	}
 	res.Writer = w
 	return w
+}
+
+// release forgets the response and puts w back for reuse; w is not used
+// after.
+func (w *heldResponse) release() {
+	if w.body.Cap() > maxPooledBody {
+		return
+	}
+	w.body.Reset()
+	clear(w.header)
+	*w = heldResponse{body: w.body, header: w.header[:0]}
+	heldResponses.Put(w)
 }
 
 func (w *heldResponse) WriteHeader(status int) { w.status = status }
@@ -276,7 +317,9 @@ func (w *heldResponse) discard() {
 	w.body.Reset()
 	h := w.ResponseWriter.Header()
 	clear(h)
-	maps.Copy(h, w.header)
+	for _, f := range w.header {
+		h[f.name] = f.values
+	}
 	w.res.Committed, w.res.Status, w.res.Size = false, http.StatusOK, 0
 }
 

@@ -26,6 +26,8 @@ type request struct {
 
 	sandbox bool // the response is a sandbox fake
 
+	body []byte // the request's body, once validate has read it; read only
+
 	delay time.Duration // X-Sentstub-Delay, for the operation (see delayed)
 }
 

@@ -64,6 +64,7 @@ func (s *Server) validate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		r.body = body
 		// Problems found here rather than by kin-openapi, which takes the
 		// first of repeated headers (the generated handler would then refuse
 		// them, after the idempotency middleware claimed the first key).

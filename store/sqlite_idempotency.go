@@ -1,14 +1,12 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"slices"
 	"time"
 
@@ -66,16 +64,8 @@ func answerKeyOf(account uuid.UUID, key string) answerKey {
 // database in memory the answer itself.
 type answerRef struct {
 	id      int64
-	expires int64       // microseconds since the epoch
-	kept    *keptAnswer // a database in memory's; nil for a row
-}
-
-// keptAnswer is a stored answer that a database in memory keeps in its
-// index, with the (account, key) that a row would hold.
-type keptAnswer struct {
-	account uuid.UUID
-	key     string
-	resp    sentstub.IdempotentResponse
+	expires int64      // microseconds since the epoch
+	kept    keptAnswer // a database in memory's; empty for a row
 }
 
 // keptEntry is an answer kept in memory, in the order they were stored:
@@ -145,7 +135,7 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 			return nil // in flight
 		}
 		if ref, ok := s.answers[answerKeyOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
-			if ref.kept != nil {
+			if ref.kept != "" {
 				if stored = ref.kept.of(c.AccountID, c.Key); stored != nil {
 					return nil
 				}
@@ -158,17 +148,6 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 		return nil
 	})
 	return stored, claimed, err
-}
-
-// of returns a copy of the answer if it is (account, key)'s, and nil
-// otherwise, as scanIdempotentResponse does for a row.
-func (k *keptAnswer) of(account uuid.UUID, key string) *sentstub.IdempotentResponse {
-	if k.account != account || k.key != key {
-		return nil
-	}
-	r := k.resp
-	r.Headers = maps.Clone(r.Headers)
-	return &r
 }
 
 // scanIdempotentResponse returns the answer in row if it is (account,
@@ -235,10 +214,6 @@ func (s *SQLiteStore) requestOf(ctx context.Context) *sqliteRequest {
 
 // Complete implements sentstub.IdempotentRequest.
 func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool, err error) {
-	headers, err := encodeHeaders(resp.Headers)
-	if err != nil {
-		return false, errors.Join(err, r.Abort())
-	}
 	err = r.finish(func() error {
 		if !r.holdsClaim() {
 			return r.commit()
@@ -247,10 +222,12 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if r.s.inMemory {
 			r.s.lastKept++
 			ref.id = r.s.lastKept
-			ref.kept = &keptAnswer{account: r.slot.account, key: r.slot.key, resp: *resp}
-			ref.kept.resp.Headers = maps.Clone(resp.Headers)
-			ref.kept.resp.Body = bytes.Clone(resp.Body)
+			ref.kept = keepAnswer(r.slot.account, r.slot.key, resp)
 		} else {
+			headers, err := encodeHeaders(resp.Headers)
+			if err != nil {
+				return errors.Join(err, r.rollback())
+			}
 			res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.slot.account, r.slot.key), r.slot.account.String(), r.slot.key, resp.RequestID,
 				resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
 			if err != nil {
@@ -265,7 +242,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		}
 		key := answerKeyOf(r.slot.account, r.slot.key)
 		r.s.answers[key] = ref
-		if ref.kept != nil {
+		if ref.kept != "" {
 			r.s.keptOrder = append(r.s.keptOrder, keptEntry{key: key, id: ref.id, expires: ref.expires})
 		}
 		stored = true
@@ -422,7 +399,7 @@ func (s *SQLiteStore) sweepKept(now time.Time, limit int) (dropped int) {
 func (s *SQLiteStore) keptOf(account uuid.UUID) []deletedAnswer {
 	var kept []deletedAnswer
 	for key, ref := range s.answers {
-		if ref.kept != nil && ref.kept.account == account {
+		if ref.kept != "" && ref.kept.account() == account {
 			kept = append(kept, deletedAnswer{id: ref.id, key: key})
 		}
 	}

@@ -78,9 +78,17 @@ func testClaimCompleteReplay(t *testing.T, st sentstub.Store) {
 	}
 	want := response("req_first", t0.Add(time.Second))
 	want.Body = append(want.Body, 0, 0xff) // bytes, not text
-	if !mustComplete(t, st, acct, "k1", want) {
+	sent := *want
+	sent.Body = bytes.Clone(want.Body)
+	sent.Headers = map[string]string{"Content-Type": "application/json", "X-Sandbox": "true"}
+	if !mustComplete(t, st, acct, "k1", &sent) {
 		t.Fatal("completing a held claim failed")
 	}
+	// The caller reuses what it passed (the server pools answer buffers).
+	for i := range sent.Body {
+		sent.Body[i] = 'x'
+	}
+	sent.Headers["X-Sandbox"] = "false"
 	got, claimed := mustClaim(t, st, claim(acct, "k1", "req_second", t0.Add(time.Minute)))
 	if claimed || got == nil {
 		t.Fatalf("a used key was claimed again (claimed %v, stored %v)", claimed, got)
