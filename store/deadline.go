@@ -31,7 +31,9 @@ const (
 //	defer call.end(&err)
 //
 // so that no call waits longer than the timeout for a connection, a lock
-// or a statement, whatever the database does.
+// or a statement, whatever the database does. (The SQLite store's calls
+// begin with its own s.bound(ctx), which bounds the one wait there is in
+// that store: see sqliteCall.)
 func bound(ctx context.Context, timeout time.Duration) (context.Context, storeCall) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, storeCall{ctx, cancel}
@@ -46,7 +48,9 @@ type storeCall struct {
 // end ends the call, classifying the error it returns through err.
 func (c storeCall) end(err *error) {
 	*err = classify(c.ctx, *err)
-	c.cancel()
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 // classify is the one place where a failure of the database becomes an

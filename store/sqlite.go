@@ -196,11 +196,6 @@ func (s *SQLiteStore) prepare(ctx context.Context) error {
 	return nil
 }
 
-// lock takes the connection, waiting no longer than ctx allows.
-func (s *SQLiteStore) lock(ctx context.Context) error {
-	return s.connMu.Lock(ctx)
-}
-
 func (s *SQLiteStore) unlock() { s.connMu.Unlock() }
 
 // inTx runs fn in a write transaction on the connection. fn must use only
@@ -465,7 +460,7 @@ func (s *SQLiteStore) Close() error {
 // Ping reports whether the database answers a query within the store's
 // timeout.
 func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.withConn(ctx, func() error {
 		var one int
@@ -478,7 +473,7 @@ func (s *SQLiteStore) Ping(ctx context.Context) (err error) {
 
 // FindAccountByKey implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) (a *sentstub.Account, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findByKey.QueryRowContext(ctx, h[:]))
@@ -489,7 +484,7 @@ func (s *SQLiteStore) FindAccountByKey(ctx context.Context, h sentstub.KeyHash) 
 
 // FindAccount implements sentstub.AccountStore.
 func (s *SQLiteStore) FindAccount(ctx context.Context, id uuid.UUID) (a *sentstub.Account, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		a, err = scanAccount(s.findAccount.QueryRowContext(ctx, id.String()))
@@ -524,7 +519,7 @@ func (s *SQLiteStore) FindWebhook(ctx context.Context, owner, id uuid.UUID) (w *
 			return w.Clone(), nil
 		}
 	}
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		w, err = s.webhook(ctx, owner, id)
@@ -575,7 +570,7 @@ func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.
 // connection makes the read, update and write one atomic step; the write is
 // a single UPDATE, so it needs no explicit transaction of its own.
 func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.write(ctx, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
@@ -601,7 +596,7 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 
 // CreateWebhook implements sentstub.WebhookStore.
 func (s *SQLiteStore) CreateWebhook(ctx context.Context, w *sentstub.Webhook) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.createWebhookWithin(ctx, w)
 }
@@ -627,7 +622,7 @@ func (s *SQLiteStore) createWebhookWithin(ctx context.Context, w *sentstub.Webho
 // with the webhook, by the foreign key's ON DELETE CASCADE, in the same
 // statement.
 func (s *SQLiteStore) DeleteWebhook(ctx context.Context, owner, id uuid.UUID) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.deleteWebhookWithin(ctx, owner, id)
 }
@@ -654,7 +649,7 @@ func (s *SQLiteStore) deleteWebhookWithin(ctx context.Context, owner, id uuid.UU
 // the cache, which holds only the webhooks read so far; what it returns is
 // the caller's.
 func (s *SQLiteStore) ListWebhooks(ctx context.Context, owner uuid.UUID, f sentstub.WebhookFilter) (page []*sentstub.Webhook, total int, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.listWebhooksWithin(ctx, owner, f)
 }
@@ -790,7 +785,7 @@ func scanSQLiteWebhook(row scanner, extra ...any) (*sentstub.Webhook, error) {
 
 // Provision implements sentstub.Store.
 func (s *SQLiteStore) Provision(ctx context.Context, p *sentstub.Provision) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.inTx(ctx, func() error { return s.provision(ctx, p) })
 }
@@ -849,7 +844,7 @@ func (s *SQLiteStore) provision(ctx context.Context, p *sentstub.Provision) erro
 // the delete scans the table: a reset is rare, and storing an answer, which
 // is not, stays an append.
 func (s *SQLiteStore) ResetAccount(ctx context.Context, account uuid.UUID, webhooks []sentstub.Webhook) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.resetAccountWithin(ctx, account, webhooks)
 }

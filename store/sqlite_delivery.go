@@ -30,7 +30,7 @@ const (
 
 // CreateDelivery implements sentstub.DeliveryStore.
 func (s *SQLiteStore) CreateDelivery(ctx context.Context, d *sentstub.Delivery) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.createDeliveryWithin(ctx, d)
 }
@@ -55,7 +55,7 @@ func (s *SQLiteStore) insert(ctx context.Context, d *sentstub.Delivery) error {
 
 // ListDeliveries implements sentstub.DeliveryStore.
 func (s *SQLiteStore) ListDeliveries(ctx context.Context, owner, id uuid.UUID, f sentstub.DeliveryFilter) (page []*sentstub.Delivery, total int, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.listDeliveriesWithin(ctx, owner, id, f)
 }

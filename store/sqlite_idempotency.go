@@ -127,7 +127,7 @@ func (s *SQLiteStore) loadAnswers(ctx context.Context) error {
 
 // ClaimIdempotencyKey implements sentstub.IdempotencyStore.
 func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.IdempotencyClaim) (stored *sentstub.IdempotentResponse, claimed bool, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		slot := claimSlot{c.AccountID, c.Key}
@@ -267,7 +267,7 @@ func (r *sqliteRequest) finish(last func() error) (err error) {
 	}
 	r.ended = true
 	if !r.inTx { // no write took the connection
-		ctx, call := bound(r.ctx, r.s.timeout)
+		ctx, call := r.s.bound(r.ctx)
 		err = r.s.lock(ctx)
 		call.end(&err)
 		if err != nil {
@@ -329,7 +329,7 @@ func (r *sqliteRequest) rollback() error {
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned
 // claims first, then the oldest stored answers, while they are expired.
 func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, limit int) (deleted int, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
 		for slot, held := range s.claims {

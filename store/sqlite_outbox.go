@@ -41,7 +41,7 @@ const (
 
 // EnqueueDeliveries implements sentstub.DeliveryStore.
 func (s *SQLiteStore) EnqueueDeliveries(ctx context.Context, ds []*sentstub.Delivery) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.enqueueDeliveriesWithin(ctx, ds)
 }
@@ -63,7 +63,7 @@ func (s *SQLiteStore) enqueueDeliveriesWithin(ctx context.Context, ds []*sentstu
 // ClaimDeliveries implements sentstub.DeliveryStore. The webhooks come from
 // the cache, which the claim fills as a read would.
 func (s *SQLiteStore) ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) (claimed []sentstub.Claimed, err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.claimDeliveriesWithin(ctx, now, until, limit)
 }
@@ -129,7 +129,7 @@ func (s *SQLiteStore) claim(ctx context.Context, lease uuid.UUID, now, until tim
 // the cache's, saved the way UpdateWebhook saves it, and the cache takes
 // the saved webhook once the transaction is kept.
 func (s *SQLiteStore) FinishDelivery(ctx context.Context, id, lease uuid.UUID, record func(*sentstub.Delivery, *sentstub.Webhook) bool) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.finishDeliveryWithin(ctx, id, lease, record)
 }
@@ -174,7 +174,7 @@ func (s *SQLiteStore) finishDeliveryWithin(ctx context.Context, id, lease uuid.U
 
 // ReleaseDeliveries implements sentstub.DeliveryStore.
 func (s *SQLiteStore) ReleaseDeliveries(ctx context.Context, lease uuid.UUID, ids []uuid.UUID) (err error) {
-	ctx, call := bound(ctx, s.timeout)
+	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	return s.releaseDeliveriesWithin(ctx, lease, ids)
 }

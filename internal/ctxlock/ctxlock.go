@@ -16,6 +16,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Mutex is a mutual-exclusion lock; the zero value is unlocked. It must not
@@ -34,6 +35,25 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	if m.held.CompareAndSwap(false, true) {
 		return nil
 	}
+	return m.wait(ctx, nil)
+}
+
+// LockBefore takes m, waiting while it is held until ctx is done or the
+// deadline passes; it returns ctx's error or context.DeadlineExceeded then,
+// without m. Unlike a context with that deadline, it costs no timer unless
+// it has to wait: a caller whose ctx is never done (context.Background,
+// or one without its parent's cancellation) still waits no longer.
+func (m *Mutex) LockBefore(ctx context.Context, deadline time.Time) error {
+	if m.held.CompareAndSwap(false, true) {
+		return nil
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	return m.wait(ctx, timer.C)
+}
+
+// wait parks until m is taken, ctx is done or expired fires.
+func (m *Mutex) wait(ctx context.Context, expired <-chan time.Time) error {
 	wake := make(chan struct{}, 1)
 	front := false
 	for {
@@ -44,20 +64,25 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			m.dequeue(wake) // or an Unlock took it out: its wake-up is spent on this one
 			return nil
 		}
+		var err error
 		select {
 		case <-wake:
 			if m.held.CompareAndSwap(false, true) {
 				return nil
 			}
 			front = true // overtaken: wait again, first in line
+			continue
 		case <-ctx.Done():
-			if !m.dequeue(wake) {
-				// An Unlock chose this waiter as this one gave up: pass the
-				// wake-up on, or the next waiter would sleep while m is free.
-				m.wakeOne()
-			}
-			return ctx.Err()
+			err = ctx.Err()
+		case <-expired:
+			err = context.DeadlineExceeded
 		}
+		if !m.dequeue(wake) {
+			// An Unlock chose this waiter as this one gave up: pass the
+			// wake-up on, or the next waiter would sleep while m is free.
+			m.wakeOne()
+		}
+		return err
 	}
 }
 

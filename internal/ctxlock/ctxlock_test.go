@@ -57,6 +57,46 @@ func TestLockGivesUpWhenContextEnds(t *testing.T) {
 	m.Unlock()
 }
 
+// LockBefore's deadline bounds the wait when its context never ends, and
+// its context still ends the wait before the deadline.
+func TestLockBeforeGivesUpAtDeadlineOrContext(t *testing.T) {
+	var m ctxlock.Mutex
+	if !m.TryLock() {
+		t.Fatal("TryLock of a free mutex failed")
+	}
+	start := time.Now()
+	if err := m.LockBefore(context.Background(), start.Add(20*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockBefore of a held mutex = %v, want %v", err, context.DeadlineExceeded)
+	}
+	if waited := time.Since(start); waited < 20*time.Millisecond {
+		t.Errorf("LockBefore gave up after %v, before its deadline", waited)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(10*time.Millisecond, cancel)
+	if err := m.LockBefore(ctx, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("LockBefore whose context was canceled = %v, want %v", err, context.Canceled)
+	}
+	got := make(chan error)
+	go func() { got <- m.LockBefore(context.Background(), time.Now().Add(time.Hour)) }()
+	time.Sleep(10 * time.Millisecond)
+	m.Unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a LockBefore waiter was not woken by Unlock")
+	}
+	if m.TryLock() {
+		t.Fatal("the mutex is free after LockBefore took it")
+	}
+	m.Unlock()
+	if !m.TryLock() {
+		t.Fatal("the mutex is held after its holder unlocked it: a waiter that gave up took it")
+	}
+}
+
 func TestLockWaitsForUnlock(t *testing.T) {
 	var m ctxlock.Mutex
 	if !m.TryLock() {
