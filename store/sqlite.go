@@ -20,6 +20,7 @@ import (
 
 	"github.com/sentstub/sentstub"
 	"github.com/sentstub/sentstub/internal/ctxlock"
+	"github.com/sentstub/sentstub/internal/memlog"
 )
 
 //go:embed migrations/sqlite/*.sql
@@ -70,12 +71,10 @@ type SQLiteStore struct {
 	published sync.Map                  // uuid.UUID -> *sentstub.Webhook
 	claims    map[claimSlot]sqliteClaim // guarded by connMu; see sqlite_idempotency.go
 	answers   map[answerKey]answerRef   // guarded by connMu; see sqlite_idempotency.go
-	// A database in memory keeps its stored answers in answers (see
-	// sqlite_idempotency.go): keptOrder lists them oldest first, and
-	// lastKept is the id of the newest. Both guarded by connMu.
-	inMemory  bool
-	keptOrder []keptEntry
-	lastKept  int64
+	// A database in memory keeps its stored answers in kept (nil for a
+	// file), encoding each in keptBuf first. Both guarded by connMu.
+	kept    *memlog.Log
+	keptBuf []byte
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, or a
@@ -97,7 +96,10 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &SQLiteStore{db: db, timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}, inMemory: path == ":memory:"}
+		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
+	if path == ":memory:" {
+		s.kept = memlog.New(0)
+	}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -453,6 +455,9 @@ func (s *SQLiteStore) Close() error {
 	}
 	if s.conn != nil {
 		errs = append(errs, s.conn.Close())
+	}
+	if s.kept != nil {
+		s.kept.Close()
 	}
 	return errors.Join(append(errs, s.db.Close())...)
 }
@@ -927,7 +932,7 @@ func (s *SQLiteStore) resetAccount(ctx context.Context, account uuid.UUID, webho
 	if err := rows.Err(); err != nil {
 		return deleted, fmt.Errorf("sqlite: reset account: delete idempotent answers: %w", err)
 	}
-	if s.inMemory {
+	if s.kept != nil {
 		deleted.answers = append(deleted.answers, s.keptOf(account)...)
 	}
 	return deleted, nil

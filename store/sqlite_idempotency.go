@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/sentstub/sentstub"
+	"github.com/sentstub/sentstub/internal/memlog"
 )
 
 // The SQLite store owns its file, so it keeps the bookkeeping of
@@ -25,14 +25,15 @@ import (
 //     index maps the SHA-256 of each (account, key) to its newest row and
 //     expiry, and is rebuilt from the table at start. A claim of a fresh key
 //     reads nothing from the database, and storing its answer is one append.
-//   - A database in memory (":memory:") keeps its answers in the index
-//     itself, not in the table: there they would last no longer, and each
-//     would cost an INSERT and, because modernc's allocator rounds every
-//     page of an in-memory database up to twice its size, about 2 KB. (An
-//     INSERT was a third of a keyed toggle's CPU under load, with the page
-//     faults of the memory it took.) Such an answer enters the index when
-//     the request's transaction has committed, under the connection, as
-//     a row would become visible then, and is gone if it rolls back.
+//   - A database in memory (":memory:") keeps its answers in a memlog.Log
+//     (see kept.go), off the Go heap, not in the table: there they would
+//     last no longer, and each would cost an INSERT and, because modernc's
+//     allocator rounds every page of an in-memory database up to twice its
+//     size, about 2 KB. (An INSERT was a third of a keyed toggle's CPU under
+//     load, with the page faults of the memory it took.) The index maps such
+//     an answer to its position in the log. It enters the index when the
+//     request's transaction has committed, under the connection, as a row
+//     would become visible then, and is not indexed if it rolls back.
 //
 // The index is keyed by the full hash, never by a shorter one: two keys
 // that shared an entry would share one answer (the later one's, and a
@@ -61,19 +62,11 @@ func answerKeyOf(account uuid.UUID, key string) answerKey {
 }
 
 // answerRef locates the stored answer of a key: its row, or for a
-// database in memory the answer itself.
+// database in memory its position in the log. It holds no pointer, so the
+// collector does not scan the index.
 type answerRef struct {
-	id      int64
-	expires int64      // microseconds since the epoch
-	kept    keptAnswer // a database in memory's; empty for a row
-}
-
-// keptEntry is an answer kept in memory, in the order they were stored:
-// the oldest expire first, so that a sweep reads the queue from its head.
-type keptEntry struct {
-	key     answerKey
-	id      int64
-	expires int64
+	id      int64 // the row's id, or the memlog.Pos
+	expires int64 // microseconds since the epoch
 }
 
 const (
@@ -135,8 +128,8 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 			return nil // in flight
 		}
 		if ref, ok := s.answers[answerKeyOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
-			if ref.kept != "" {
-				if stored = ref.kept.of(c.AccountID, c.Key); stored != nil {
+			if s.kept != nil {
+				if stored = keptResponse(s.kept.At(memlog.Pos(ref.id)), c.AccountID, c.Key); stored != nil {
 					return nil
 				}
 			} else if stored, err = scanIdempotentResponse(s.findAnswer.QueryRowContext(ctx, ref.id), c.AccountID, c.Key); err != nil || stored != nil {
@@ -219,10 +212,15 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 			return r.commit()
 		}
 		ref := answerRef{expires: resp.ExpiresAt.UnixMicro()}
-		if r.s.inMemory {
-			r.s.lastKept++
-			ref.id = r.s.lastKept
-			ref.kept = keepAnswer(r.slot.account, r.slot.key, resp)
+		if r.s.kept != nil {
+			// Kept before the commit, so that nothing can fail after it; if
+			// the commit fails, the record is not indexed, and leaves the
+			// log when it expires.
+			pos, err := r.s.keepAnswer(r.slot.account, r.slot.key, resp)
+			if err != nil {
+				return errors.Join(fmt.Errorf("sqlite: keep idempotent answer: %w", err), r.rollback())
+			}
+			ref.id = int64(pos)
 		} else {
 			headers, err := encodeHeaders(resp.Headers)
 			if err != nil {
@@ -240,11 +238,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if err := r.commit(); err != nil {
 			return err
 		}
-		key := answerKeyOf(r.slot.account, r.slot.key)
-		r.s.answers[key] = ref
-		if ref.kept != "" {
-			r.s.keptOrder = append(r.s.keptOrder, keptEntry{key: key, id: ref.id, expires: ref.expires})
-		}
+		r.s.answers[answerKeyOf(r.slot.account, r.slot.key)] = ref
 		stored = true
 		return nil
 	})
@@ -344,7 +338,7 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 		if deleted == limit {
 			return nil
 		}
-		if s.inMemory {
+		if s.kept != nil {
 			deleted += s.sweepKept(now, limit-deleted)
 			return nil
 		}
@@ -375,22 +369,39 @@ func (s *SQLiteStore) SweepIdempotencyKeys(ctx context.Context, now time.Time, l
 	return deleted, err
 }
 
-// sweepKept drops up to limit expired answers that a database in memory
-// keeps, oldest first, and returns how many. It counts as the table's
-// sweep counts rows: an answer that a later answer to the same key
-// replaced in the index still counts when it leaves the queue. (So does
-// one that a reset dropped, whose row would be gone already.)
+// keepAnswer adds the kept answer of (account, key) to the log.
+func (s *SQLiteStore) keepAnswer(account uuid.UUID, key string, resp *sentstub.IdempotentResponse) (memlog.Pos, error) {
+	s.keptBuf = appendKept(s.keptBuf[:0], account, key, resp)
+	pos, err := s.kept.Append(s.keptBuf)
+	if cap(s.keptBuf) > maxKeptBuf {
+		s.keptBuf = nil
+	}
+	return pos, err
+}
+
+// maxKeptBuf is the largest buffer keepAnswer holds on to between answers.
+const maxKeptBuf = 64 << 10
+
+// sweepKept drops up to limit expired answers from the log, oldest first,
+// and returns how many. It counts as the table's sweep counts rows: an
+// answer that a later answer to the same key replaced in the index still
+// counts when it leaves the log. (So does one that a reset dropped, whose
+// row would be gone already.)
 func (s *SQLiteStore) sweepKept(now time.Time, limit int) (dropped int) {
-	for ; dropped < len(s.keptOrder) && dropped < limit; dropped++ {
-		e := s.keptOrder[dropped]
-		if e.expires > now.UnixMicro() {
+	for ; dropped < limit; dropped++ {
+		pos, rec, ok := s.kept.Oldest()
+		if !ok {
 			break
 		}
-		if s.answers[e.key].id == e.id {
-			delete(s.answers, e.key)
+		key, expires := keptSlot(rec)
+		if expires > now.UnixMicro() {
+			break
 		}
+		if s.answers[key].id == int64(pos) {
+			delete(s.answers, key)
+		}
+		s.kept.DropOldest()
 	}
-	s.keptOrder = slices.Delete(s.keptOrder, 0, dropped)
 	return dropped
 }
 
@@ -399,7 +410,7 @@ func (s *SQLiteStore) sweepKept(now time.Time, limit int) (dropped int) {
 func (s *SQLiteStore) keptOf(account uuid.UUID) []deletedAnswer {
 	var kept []deletedAnswer
 	for key, ref := range s.answers {
-		if ref.kept != "" && ref.kept.account() == account {
+		if keptAccount(s.kept.At(memlog.Pos(ref.id))) == account {
 			kept = append(kept, deletedAnswer{id: ref.id, key: key})
 		}
 	}
