@@ -47,3 +47,12 @@ func ParamShortcuts() (checks []ParamShortcut, incomplete []string, err error) {
 	}
 	return checks, incomplete, nil
 }
+
+// ByteClassRun is byteClassRun's check of pattern, if it has one.
+func ByteClassRun(pattern string) (func(string) bool, bool) {
+	set, ok := byteClassRun(pattern)
+	if !ok {
+		return nil, false
+	}
+	return set.spans, true
+}

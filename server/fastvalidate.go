@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"regexp/syntax"
 	"sync"
 	"sync/atomic"
 
@@ -41,7 +42,7 @@ type paramCheck struct {
 	required bool
 	min      uint64
 	max      *uint64
-	pattern  *regexp.Regexp
+	pattern  func(string) bool // nil: none
 	uuid     bool
 }
 
@@ -105,9 +106,55 @@ func compileParamCheck(p *openapi3.Parameter) (paramCheck, bool) {
 		if err != nil {
 			return paramCheck{}, false
 		}
-		c.pattern = re
+		c.pattern = re.MatchString
+		if set, ok := byteClassRun(s.Pattern); ok {
+			c.pattern = set.spans
+		}
 	}
 	return c, true
+}
+
+// byteSet is the ASCII bytes of a character class.
+type byteSet [128]bool
+
+// byteClassRun returns the class of a pattern that is one character class
+// repeated from the start of the value to its end, such as the
+// Idempotency-Key's ^[a-zA-Z0-9_-]+$: a value matches it when it is not
+// empty and every byte is in the class (the check is called with neither
+// empty nor non-ASCII values). Matching it by table instead of by regexp
+// was 1.5% of a keyed toggle's CPU.
+func byteClassRun(pattern string) (*byteSet, bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl) // as regexp.Compile parses
+	if err != nil {
+		return nil, false
+	}
+	re = re.Simplify()
+	if re.Op != syntax.OpConcat || len(re.Sub) != 3 || re.Sub[0].Op != syntax.OpBeginText ||
+		re.Sub[2].Op != syntax.OpEndText {
+		return nil, false
+	}
+	run := re.Sub[1]
+	if run.Op != syntax.OpPlus && run.Op != syntax.OpStar || run.Sub[0].Op != syntax.OpCharClass {
+		return nil, false
+	}
+	var set byteSet
+	ranges := run.Sub[0].Rune
+	for i := 0; i+1 < len(ranges); i += 2 {
+		for c := ranges[i]; c <= ranges[i+1] && c < rune(len(set)); c++ {
+			set[c] = true
+		}
+	}
+	return &set, true
+}
+
+// spans reports whether value is one or more bytes of set.
+func (set *byteSet) spans(value string) bool {
+	for i := 0; i < len(value); i++ {
+		if value[i] >= byte(len(set)) || !set[value[i]] {
+			return false
+		}
+	}
+	return value != ""
 }
 
 // valid reports whether value, sent (present) or not, surely passes the
@@ -127,7 +174,7 @@ func (c *paramCheck) valid(value string, present bool) bool {
 	}
 	n := uint64(len(value))
 	return n >= c.min && (c.max == nil || n <= *c.max) &&
-		(!c.uuid || api.ValidUUID(value)) && (c.pattern == nil || c.pattern.MatchString(value))
+		(!c.uuid || api.ValidUUID(value)) && (c.pattern == nil || c.pattern(value))
 }
 
 // passes reports whether req, with its path parameters params and its body

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,8 @@ var shortcutCorpus = []string{
 	"d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b", "g4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", "{" + orderID + "}", " " + orderID,
 	"req_abc123_retry1", "a", "a b", "bad key!", "ключ", strings.Repeat("k", 255), strings.Repeat("k", 256),
 	"500ms", "30s", "99999s", "123456ms", "7s;", "7S", "", " ", "\t", "-", "_", "x\x00y", "é",
+	// The bytes either side of the Idempotency-Key's ranges.
+	"k/", "k:", "@k", "k[", "`k", "k{", "k,", "k.", "^", "k\x7f",
 }
 
 // kinVerdict is kin-openapi's judgement of value for p, sent (present) or
@@ -154,5 +157,36 @@ func TestValidShortcutBodies(t *testing.T) {
 	for range 2 {
 		r := e.toggle(t, orderID, str(`{"is_active": "false"}`))
 		wantError(t, r, http.StatusBadRequest, "VALIDATION_001", "Request validation failed")
+	}
+}
+
+// A pattern that is one character class repeated over the whole value is
+// checked by a table of bytes, which agrees with the regular expression on
+// every ASCII value of one and two bytes; any other pattern keeps its
+// regular expression.
+func TestByteClassRun(t *testing.T) {
+	for _, pattern := range []string{`^[a-zA-Z0-9_-]+$`, `^[^a-c]+$`, `(?i)^[a-f]+$`, `^[ -~]*$`, `^[\d\s]+$`} {
+		spans, ok := server.ByteClassRun(pattern)
+		if !ok {
+			t.Errorf("%s: no table", pattern)
+			continue
+		}
+		re := regexp.MustCompile(pattern)
+		for a := 1; a < 0x80; a++ {
+			for b := -1; b < 0x80; b++ {
+				v := string(rune(a))
+				if b >= 0 {
+					v += string(rune(b))
+				}
+				if got, want := spans(v), re.MatchString(v); got != want {
+					t.Fatalf("%s %q: table says %v, regexp %v", pattern, v, got, want)
+				}
+			}
+		}
+	}
+	for _, pattern := range []string{`^[a-z]+`, `[a-z]+$`, `^[a-z]{2,5}$`, `^(a|b)+$`, `^[a-z]+[0-9]$`, `^a+$`, `^.+$`} {
+		if _, ok := server.ByteClassRun(pattern); ok {
+			t.Errorf("%s: checked by a table, which cannot express it", pattern)
+		}
 	}
 }
