@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/sentstub/sentstub/api"
@@ -55,4 +57,23 @@ func ByteClassRun(pattern string) (func(string) bool, bool) {
 		return nil, false
 	}
 	return set.spans, true
+}
+
+// WaitingRoom is the in-process waiting room of idempotent requests.
+type WaitingRoom struct{ ic idempotencyConfig }
+
+func NewWaitingRoom() *WaitingRoom {
+	return &WaitingRoom{idempotencyConfig{holders: map[idemSlot]holding{}}}
+}
+
+func (w *WaitingRoom) Hold(account uuid.UUID, key string) uint64 {
+	return w.ic.hold(idemSlot{account, key})
+}
+
+func (w *WaitingRoom) Release(account uuid.UUID, key string, hold uint64) {
+	w.ic.release(idemSlot{account, key}, hold)
+}
+
+func (w *WaitingRoom) Done(account uuid.UUID, key string) <-chan struct{} {
+	return w.ic.done(idemSlot{account, key})
 }

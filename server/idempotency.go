@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -79,7 +77,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		// same account whatever x-profile-id it sends.
 		account := r.caller.ID
 		fp := fingerprint(c.Request(), r.body)
-		slot := account.String() + "\x00" + key
+		slot := idemSlot{account, key}
 		var deadline <-chan time.Time // set when the request first waits
 		for poll := 5 * time.Millisecond; ; poll = min(2*poll, 50*time.Millisecond) {
 			now := s.now()
@@ -119,8 +117,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				return ctx.Err()
 			}
 		}
-		finished := s.idem.hold(slot)
-		defer finished()
+		defer s.idem.release(slot, s.idem.hold(slot))
 		return s.runAndStore(c, delayed(next, r.delay), account, key, fp)
 	}
 }
@@ -223,22 +220,16 @@ func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
 // reused for something else: method, path, x-profile-id and a digest of
 // body, the request's body as read.
 func fingerprint(req *http.Request, body []byte) string {
-	h := fingerprints.Get().(hash.Hash)
-	defer fingerprints.Put(h)
-	h.Reset()
-	io.WriteString(h, req.Method)
-	io.WriteString(h, "\n")
-	io.WriteString(h, req.URL.Path)
-	io.WriteString(h, "\n")
-	io.WriteString(h, headerValue(req, profileIDHeader))
-	io.WriteString(h, "\n")
-	h.Write(body)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	var buf [512]byte // most requests: hashed without an allocation
+	in := append(buf[:0], req.Method...)
+	in = append(append(in, '\n'), req.URL.Path...)
+	in = append(append(in, '\n'), headerValue(req, profileIDHeader)...)
+	in = append(append(in, '\n'), body...)
+	sum := sha256.Sum256(in)
+	var hexSum [2 * sha256.Size]byte
+	hex.Encode(hexSum[:], sum[:])
+	return string(hexSum[:])
 }
-
-// fingerprints reuses SHA-256 states, which are allocated for each hash.
-var fingerprints = sync.Pool{New: func() any { return sha256.New() }}
 
 // heldResponse holds a response back: its status and body are kept until
 // send, and discard forgets them and the headers set since it was made.
@@ -329,32 +320,66 @@ type idempotencyConfig struct {
 	maxStored              int
 
 	mu      sync.Mutex
-	holders map[string]chan struct{} // slot -> closed when its request here finishes
+	holders map[idemSlot]holding // the slots whose requests run here
+	held    uint64               // the number of the latest hold
 }
 
-// hold marks slot as running here; the returned func marks it finished and
-// wakes the requests here that wait for it.
-func (ic *idempotencyConfig) hold(slot string) (finished func()) {
-	ch := make(chan struct{})
+// idemSlot is an Idempotency-Key of an account.
+type idemSlot struct {
+	account uuid.UUID
+	key     string
+}
+
+// holding is a slot's request running here: the hold's number, and the
+// channel closed when it finishes, made when a request first waits for it
+// (most never have one).
+type holding struct {
+	hold     uint64
+	finished chan struct{}
+}
+
+// hold marks slot as running here, and returns the number that release
+// takes. The waiters of an earlier hold that it replaces (whose lock timed
+// out) are woken, to find the slot held again.
+func (ic *idempotencyConfig) hold(slot idemSlot) uint64 {
 	ic.mu.Lock()
-	ic.holders[slot] = ch
-	ic.mu.Unlock()
-	return func() {
-		ic.mu.Lock()
-		if ic.holders[slot] == ch {
-			delete(ic.holders, slot)
+	defer ic.mu.Unlock()
+	if h := ic.holders[slot]; h.finished != nil {
+		close(h.finished)
+	}
+	ic.held++
+	ic.holders[slot] = holding{hold: ic.held}
+	return ic.held
+}
+
+// release marks slot's hold number finished and wakes the requests here
+// that wait for it. A later hold of the slot (the earlier's lock timed out)
+// is left alone.
+func (ic *idempotencyConfig) release(slot idemSlot, hold uint64) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if h, ok := ic.holders[slot]; ok && h.hold == hold {
+		delete(ic.holders, slot)
+		if h.finished != nil {
+			close(h.finished)
 		}
-		ic.mu.Unlock()
-		close(ch)
 	}
 }
 
 // done returns a channel closed when slot's request here finishes, or nil
 // (never ready) when it is not running here.
-func (ic *idempotencyConfig) done(slot string) <-chan struct{} {
+func (ic *idempotencyConfig) done(slot idemSlot) <-chan struct{} {
 	ic.mu.Lock()
 	defer ic.mu.Unlock()
-	return ic.holders[slot]
+	h, ok := ic.holders[slot]
+	if !ok {
+		return nil
+	}
+	if h.finished == nil {
+		h.finished = make(chan struct{})
+		ic.holders[slot] = h
+	}
+	return h.finished
 }
 
 // RunSweeper deletes expired idempotency records every interval until ctx

@@ -468,3 +468,54 @@ func TestRepeatedHeadersExecuteNothing(t *testing.T) {
 		t.Errorf("the key's first real request did not run: %s", r.Body)
 	}
 }
+
+// A request that waits for one in flight here is woken when it finishes,
+// not at its next poll. A later hold of the key (the first's lock timed
+// out) wakes the first's waiters, to wait for it, and is not ended by the
+// first's release.
+func TestWaitingRoom(t *testing.T) {
+	w := server.NewWaitingRoom()
+	acme, globex := uuid.MustParse(storetest.AcmeOrgID), uuid.MustParse(storetest.GlobexOrgID)
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if w.Done(acme, "k") != nil {
+		t.Fatal("a key nobody holds has a channel to wait on")
+	}
+	hold := w.Hold(acme, "k")
+	done := w.Done(acme, "k")
+	if done == nil || w.Done(acme, "k") != done {
+		t.Fatal("waiters of one hold do not share its channel")
+	}
+	if w.Done(globex, "k") != nil {
+		t.Fatal("another account's key is held too")
+	}
+	if closed(done) {
+		t.Fatal("the channel is closed before the request finished")
+	}
+	w.Release(acme, "k", hold)
+	if !closed(done) || w.Done(acme, "k") != nil {
+		t.Fatal("the release neither woke the waiters nor freed the key")
+	}
+
+	first := w.Hold(acme, "k")
+	firstDone := w.Done(acme, "k")
+	second := w.Hold(acme, "k")
+	if !closed(firstDone) {
+		t.Fatal("the first hold's waiters sleep on after another request took the key")
+	}
+	secondDone := w.Done(acme, "k")
+	w.Release(acme, "k", first)
+	if closed(secondDone) || w.Done(acme, "k") != secondDone {
+		t.Fatal("the first request's release ended the second's hold")
+	}
+	w.Release(acme, "k", second)
+	if !closed(secondDone) || w.Done(acme, "k") != nil {
+		t.Fatal("the second release neither woke its waiters nor freed the key")
+	}
+}

@@ -147,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 		wait:        orDefault(cfg.IdempotencyWait, DefaultIdempotencyWait),
 		lockTimeout: orDefault(cfg.IdempotencyLockTimeout, DefaultIdempotencyLockTimeout),
 		maxStored:   orDefault(cfg.IdempotencyMaxStored, MaxStoredResponse),
-		holders:     map[string]chan struct{}{},
+		holders:     map[idemSlot]holding{},
 	}
 	if err := s.initLimits(cfg); err != nil {
 		return nil, err
