@@ -69,7 +69,7 @@ type SQLiteStore struct {
 	// entries at its commit), so no reader sees a write that may yet roll
 	// back. Its values are never modified.
 	published sync.Map                  // uuid.UUID -> *sentstub.Webhook
-	claims    map[claimSlot]sqliteClaim // guarded by connMu; see sqlite_idempotency.go
+	claims    map[answerKey]sqliteClaim // guarded by connMu; see sqlite_idempotency.go
 	answers   map[answerKey]answerRef   // guarded by connMu; see sqlite_idempotency.go
 	// A database in memory keeps its stored answers in kept (nil for a
 	// file), encoding each in keptBuf first. Both guarded by connMu.
@@ -96,7 +96,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &SQLiteStore{db: db, timeout: orDefaultTimeout(opts.Timeout), webhooks: map[uuid.UUID]*sentstub.Webhook{},
-		claims: map[claimSlot]sqliteClaim{}, answers: map[answerKey]answerRef{}}
+		claims: map[answerKey]sqliteClaim{}, answers: map[answerKey]answerRef{}}
 	if path == ":memory:" {
 		s.kept = memlog.New(0)
 	}

@@ -35,21 +35,16 @@ import (
 //     request's transaction has committed, under the connection, as a row
 //     would become visible then, and is not indexed if it rolls back.
 //
-// The index is keyed by the full hash, never by a shorter one: two keys
-// that shared an entry would share one answer (the later one's, and a
-// retry of the earlier would run again). It costs about 120 bytes per live
-// answer (120 MB for a million). The table's 64-bit slot column, an older
-// index key, is still written, so that an older sentstub can open the file,
-// but is not read.
+// The index, and the claims, are keyed by the full hash, never by a shorter
+// one: two keys that shared an entry would share one answer (the later
+// one's, and a retry of the earlier would run again). An entry is 48 bytes,
+// 55 to 110 with the map's room to grow. The table's 64-bit slot column,
+// an older index key, is still written, so that an older sentstub can open
+// the file, but is not read.
 
 type sqliteClaim struct {
 	requestID   string
 	lockedUntil time.Time
-}
-
-type claimSlot struct {
-	account uuid.UUID
-	key     string
 }
 
 // answerKey is the index key of (account, key): the SHA-256 of the
@@ -123,11 +118,11 @@ func (s *SQLiteStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempo
 	ctx, call := s.bound(ctx)
 	defer call.end(&err)
 	err = s.withConn(ctx, func() error {
-		slot := claimSlot{c.AccountID, c.Key}
+		slot := answerKeyOf(c.AccountID, c.Key)
 		if held, ok := s.claims[slot]; ok && held.lockedUntil.After(c.Now) {
 			return nil // in flight
 		}
-		if ref, ok := s.answers[answerKeyOf(c.AccountID, c.Key)]; ok && ref.expires > c.Now.UnixMicro() {
+		if ref, ok := s.answers[slot]; ok && ref.expires > c.Now.UnixMicro() {
 			if s.kept != nil {
 				if stored = keptResponse(s.kept.At(memlog.Pos(ref.id)), c.AccountID, c.Key); stored != nil {
 					return nil
@@ -179,7 +174,8 @@ func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sents
 // connection stays taken, so that nothing else reads what the request wrote
 // before it commits, until the request ends.
 func (s *SQLiteStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
-	r := &sqliteRequest{s: s, ctx: context.WithoutCancel(ctx), slot: claimSlot{accountID, key}, requestID: requestID}
+	r := &sqliteRequest{s: s, ctx: context.WithoutCancel(ctx), account: accountID, key: key,
+		slot: answerKeyOf(accountID, key), requestID: requestID}
 	return context.WithValue(ctx, sqliteRequestKey{}, r), r
 }
 
@@ -189,7 +185,9 @@ type sqliteRequestKey struct{}
 type sqliteRequest struct {
 	s         *SQLiteStore
 	ctx       context.Context
-	slot      claimSlot
+	account   uuid.UUID
+	key       string
+	slot      answerKey // of (account, key), in claims and answers
 	requestID string
 	ended     bool
 	inTx      bool                            // a write began the transaction; the request holds the connection
@@ -216,7 +214,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 			// Kept before the commit, so that nothing can fail after it; if
 			// the commit fails, the record is not indexed, and leaves the
 			// log when it expires.
-			pos, err := r.s.keepAnswer(r.slot.account, r.slot.key, resp)
+			pos, err := r.s.keepAnswer(r.account, r.key, resp)
 			if err != nil {
 				return errors.Join(fmt.Errorf("sqlite: keep idempotent answer: %w", err), r.rollback())
 			}
@@ -226,7 +224,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 			if err != nil {
 				return errors.Join(err, r.rollback())
 			}
-			res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.slot.account, r.slot.key), r.slot.account.String(), r.slot.key, resp.RequestID,
+			res, err := r.s.storeAnswer.ExecContext(r.ctx, slotOf(r.account, r.key), r.account.String(), r.key, resp.RequestID,
 				resp.Fingerprint, resp.ExpiresAt.UnixMicro(), resp.StoredAt.UnixMicro(), resp.Status, headers, resp.Body)
 			if err != nil {
 				return errors.Join(fmt.Errorf("sqlite: store idempotent answer: %w", err), r.rollback())
@@ -238,7 +236,7 @@ func (r *sqliteRequest) Complete(resp *sentstub.IdempotentResponse) (stored bool
 		if err := r.commit(); err != nil {
 			return err
 		}
-		r.s.answers[answerKeyOf(r.slot.account, r.slot.key)] = ref
+		r.s.answers[r.slot] = ref
 		stored = true
 		return nil
 	})
