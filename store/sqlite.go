@@ -203,9 +203,13 @@ func (s *SQLiteStore) unlock() { s.connMu.Unlock() }
 // inTx runs fn in a write transaction on the connection. fn must use only
 // the connection's prepared statements and must not call other methods of
 // s. The transaction is rolled back when fn fails. Inside an idempotent
-// request that holds the connection, fn runs in the request's transaction.
+// request that holds the connection, fn runs in the request's transaction,
+// begun if need be.
 func (s *SQLiteStore) inTx(ctx context.Context, fn func() error) error {
-	if s.inRequestTx(ctx) {
+	if r := s.heldBy(ctx); r != nil {
+		if err := r.begin(ctx); err != nil {
+			return err
+		}
 		return fn()
 	}
 	return s.withConn(ctx, func() error { return s.transact(ctx, fn) })
@@ -294,9 +298,10 @@ func (s *SQLiteStore) atomic(ctx context.Context, fn func() (done func(r *sqlite
 // more: it commits on its own, and nothing else runs meanwhile, so a read
 // followed by one write is atomic too. Several writes that must commit
 // together use inTx. Inside an idempotent request that holds the
-// connection, fn runs in the request's transaction.
+// connection, fn runs in the request's transaction, if it has begun; it
+// must only read there (a request's writes go through write).
 func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
-	if s.inRequestTx(ctx) {
+	if s.heldBy(ctx) != nil {
 		return fn()
 	}
 	if err := s.lock(ctx); err != nil {
@@ -306,30 +311,42 @@ func (s *SQLiteStore) withConn(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// inRequestTx reports whether ctx runs an idempotent request of s whose
-// transaction holds the connection.
-func (s *SQLiteStore) inRequestTx(ctx context.Context) bool {
-	r := s.requestOf(ctx)
-	return r != nil && r.inTx
+// heldBy returns the idempotent request of s that ctx runs, if it holds
+// the connection.
+func (s *SQLiteStore) heldBy(ctx context.Context) *sqliteRequest {
+	if r := s.requestOf(ctx); r != nil && r.held {
+		return r
+	}
+	return nil
 }
 
-// write is withConn for a write. Inside an idempotent request, fn runs in
-// the request's transaction, begun if this is its first write, and gets the
-// request, to record what it changes in the cache.
+// write is withConn for a write. Inside an idempotent request, whose first
+// write takes the connection until the request ends, fn runs in the
+// request's transaction, begun if need be, and gets the request, to record
+// what it changes in the cache.
 func (s *SQLiteStore) write(ctx context.Context, fn func(r *sqliteRequest) error) error {
+	return s.requestWrite(ctx, false, fn)
+}
+
+// requestWrite is write. With alone, fn's only statement is an UPDATE of
+// one cached webhook, which it reports to the request (see wroteAlone):
+// then, as a request's first write in a database in memory, it is not
+// begun a transaction for (see sqliteRequest.early).
+func (s *SQLiteStore) requestWrite(ctx context.Context, alone bool, fn func(r *sqliteRequest) error) error {
 	r := s.requestOf(ctx)
 	if r == nil {
 		return s.withConn(ctx, func() error { return fn(nil) })
 	}
-	if !r.inTx {
+	if !r.held {
 		if err := s.lock(ctx); err != nil {
 			return err
 		}
-		if _, err := s.begin.ExecContext(ctx); err != nil {
-			s.unlock()
-			return fmt.Errorf("sqlite: begin: %w", err)
+		r.held = true
+	}
+	if !alone || !r.mayWriteAlone() {
+		if err := r.begin(ctx); err != nil {
+			return err
 		}
-		r.inTx = true
 	}
 	return fn(r)
 }
@@ -563,7 +580,7 @@ func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.
 		return nil, err
 	}
 	s.webhooks[id] = w
-	if r := s.requestOf(ctx); r != nil && r.inTx {
+	if r := s.heldBy(ctx); r != nil {
 		s.keep(r, id)
 	} else {
 		s.published.Store(id, w) // no transaction is open: what was read is committed
@@ -577,7 +594,7 @@ func (s *SQLiteStore) webhookByID(ctx context.Context, id uuid.UUID) (*sentstub.
 func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, update func(*sentstub.Webhook) bool) (w *sentstub.Webhook, err error) {
 	ctx, call := s.bound(ctx)
 	defer call.end(&err)
-	err = s.write(ctx, func(r *sqliteRequest) error {
+	err = s.requestWrite(ctx, true, func(r *sqliteRequest) error {
 		cached, err := s.webhook(ctx, owner, id)
 		if err != nil {
 			return err
@@ -590,6 +607,7 @@ func (s *SQLiteStore) UpdateWebhook(ctx context.Context, owner, id uuid.UUID, up
 		if err := s.saveWebhook(ctx, cached, w); err != nil {
 			return err
 		}
+		r.wroteAlone(cached)
 		s.cache(r, w.Clone())
 		return nil
 	})
@@ -721,6 +739,11 @@ func (s *SQLiteStore) saveWebhook(ctx context.Context, old, w *sentstub.Webhook)
 		}
 		return nil
 	}
+	return s.overwriteWebhook(ctx, w)
+}
+
+// overwriteWebhook writes every column of w that can change.
+func (s *SQLiteStore) overwriteWebhook(ctx context.Context, w *sentstub.Webhook) error {
 	types, err := encodeEventTypes(w.EventTypes)
 	if err != nil {
 		return err

@@ -172,7 +172,9 @@ func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sents
 // BeginIdempotentRequest implements sentstub.IdempotencyStore. The
 // request's first write takes the connection and begins a transaction; the
 // connection stays taken, so that nothing else reads what the request wrote
-// before it commits, until the request ends.
+// before it commits, until the request ends. (In a database in memory, a
+// first write that updates one webhook does without the transaction: see
+// sqliteRequest.early.)
 func (s *SQLiteStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
 	r := &sqliteRequest{s: s, ctx: context.WithoutCancel(ctx), account: accountID, key: key,
 		slot: answerKeyOf(accountID, key), requestID: requestID}
@@ -190,8 +192,46 @@ type sqliteRequest struct {
 	slot      answerKey // of (account, key), in claims and answers
 	requestID string
 	ended     bool
-	inTx      bool                            // a write began the transaction; the request holds the connection
-	undo      map[uuid.UUID]*sentstub.Webhook // cached webhooks as they were before the transaction (nil: absent)
+	held      bool                            // a write took the connection, which the request holds until it ends
+	began     bool                            // the request's transaction has begun
+	undo      map[uuid.UUID]*sentstub.Webhook // cached webhooks as they were before the request (nil: absent)
+
+	// early is, in a database in memory, the webhook as it was before the
+	// request's first write, an update of it alone, which committed on its
+	// own: the request holds the connection, so nothing else can read it
+	// before the request ends, and a crash, which would leave it without
+	// the request's answer, loses the database with it. Ending the request
+	// in error writes early back. This spares a keyed toggle the BEGIN and
+	// COMMIT of a transaction around its one UPDATE, a fifth of its time in
+	// the store. Later writes begin the transaction as usual.
+	early *sentstub.Webhook
+}
+
+// mayWriteAlone reports whether the request's next write, an update of one
+// webhook, may commit on its own (see early).
+func (r *sqliteRequest) mayWriteAlone() bool {
+	return r.s.kept != nil && !r.began && r.early == nil
+}
+
+// wroteAlone records, when r is a request whose transaction has not begun,
+// that its write of the webhook old, as it was before, committed on its
+// own. r may be nil: a write outside a request.
+func (r *sqliteRequest) wroteAlone(old *sentstub.Webhook) {
+	if r != nil && !r.began {
+		r.early = old
+	}
+}
+
+// begin begins the request's transaction, unless it has begun.
+func (r *sqliteRequest) begin(ctx context.Context) error {
+	if r.began {
+		return nil
+	}
+	if _, err := r.s.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	r.began = true
+	return nil
 }
 
 // requestOf returns the idempotent request of s that ctx runs, if any.
@@ -258,7 +298,7 @@ func (r *sqliteRequest) finish(last func() error) (err error) {
 		return errors.New("sqlite: idempotent request already ended")
 	}
 	r.ended = true
-	if !r.inTx { // no write took the connection
+	if !r.held { // no write took the connection
 		ctx, call := r.s.bound(r.ctx)
 		err = r.s.lock(ctx)
 		call.end(&err)
@@ -282,29 +322,33 @@ func (r *sqliteRequest) freeClaim() {
 	}
 }
 
-// commit commits the request's transaction, if a write began one, and
-// rolls it back when that fails.
+// commit commits the request's writes: its transaction, if one began, and
+// rolls them back when that fails.
 func (r *sqliteRequest) commit() error {
-	if !r.inTx {
+	if !r.held {
 		return nil
 	}
-	if _, err := r.s.commit.ExecContext(r.ctx); err != nil {
-		return errors.Join(fmt.Errorf("sqlite: commit: %w", err), r.rollback())
+	if r.began {
+		if _, err := r.s.commit.ExecContext(r.ctx); err != nil {
+			return errors.Join(fmt.Errorf("sqlite: commit: %w", err), r.rollback())
+		}
 	}
-	r.inTx = false
+	r.held, r.began, r.early = false, false, nil
 	for id := range r.undo { // what the request changed is committed now
 		r.s.publish(id)
 	}
 	return nil
 }
 
-// rollback rolls the request's transaction back, if a write began one, and
-// restores the webhooks it cached.
+// rollback undoes the request's writes: it rolls its transaction back, if
+// one began, writes back the webhook its first write committed on its own,
+// if any, and restores the webhooks it cached.
 func (r *sqliteRequest) rollback() error {
-	if !r.inTx {
+	if !r.held {
 		return nil
 	}
-	r.inTx = false
+	began, early := r.began, r.early
+	r.held, r.began, r.early = false, false, nil
 	for id, w := range r.undo {
 		if w == nil {
 			delete(r.s.webhooks, id)
@@ -312,10 +356,18 @@ func (r *sqliteRequest) rollback() error {
 			r.s.webhooks[id] = w
 		}
 	}
-	if _, err := r.s.rollback.ExecContext(r.ctx); err != nil {
-		return fmt.Errorf("sqlite: rollback: %w", err)
+	var errs []error
+	if began {
+		if _, err := r.s.rollback.ExecContext(r.ctx); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: rollback: %w", err))
+		}
 	}
-	return nil
+	if early != nil {
+		if err := r.s.overwriteWebhook(r.ctx, early); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: roll back an idempotent request's update of webhook %s: %w", early.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SweepIdempotencyKeys implements sentstub.IdempotencyStore: abandoned

@@ -250,13 +250,11 @@ func runRequestWrites(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 		}
 		return run
 	}
+	// active reports whether the webhook is active, as FindWebhook reads it
+	// (a store may answer it from memory) and as its row in a list says.
 	active := func(t *testing.T, st sentstub.Store) bool {
 		t.Helper()
-		w, err := st.FindWebhook(context.Background(), acme, id)
-		if err != nil {
-			t.Fatalf("FindWebhook: %v", err)
-		}
-		return w.IsActive
+		return activeIn(t, st, acme, id)
 	}
 
 	t.Run("Complete", func(t *testing.T) {
@@ -313,4 +311,57 @@ func runRequestWrites(t *testing.T, open func(tb testing.TB) sentstub.Store) {
 			t.Errorf("a request after an abort: %v, active %v", err, active(t, st))
 		}
 	})
+	t.Run("AbortAfterSeveralWrites", func(t *testing.T) {
+		st := open(t)
+		MustProvisionDemo(t, st, created)
+		ctx, run := st.BeginIdempotentRequest(context.Background(), acme, "k", "req_k")
+		if _, claimed := mustClaim(t, st, claim(acme, "k", "req_k", t0)); !claimed {
+			t.Fatal("claim refused")
+		}
+		receipts := uuid.MustParse(ReceiptsWebhookID) // inactive
+		no, yes := false, true
+		for _, u := range []struct {
+			id     uuid.UUID
+			active *bool
+		}{{id, &no}, {receipts, &yes}, {id, &yes}, {id, &no}} {
+			if _, err := st.UpdateWebhook(ctx, acme, u.id, func(w *sentstub.Webhook) bool { return w.SetActive(u.active, t0) }); err != nil {
+				t.Fatalf("UpdateWebhook in the request: %v", err)
+			}
+		}
+		if err := run.Abort(); err != nil {
+			t.Fatalf("Abort: %v", err)
+		}
+		if !active(t, st) || activeIn(t, st, acme, receipts) {
+			t.Error("an aborted request's writes were kept")
+		}
+	})
+}
+
+// activeIn reports whether owner's webhook id is active, as FindWebhook
+// reads it and as its row in a list of the owner's webhooks says; the two
+// must agree.
+func activeIn(t *testing.T, st sentstub.Store, owner, id uuid.UUID) bool {
+	t.Helper()
+	w, err := st.FindWebhook(context.Background(), owner, id)
+	if err != nil {
+		t.Fatalf("FindWebhook: %v", err)
+	}
+	page, _, err := st.ListWebhooks(context.Background(), owner, sentstub.WebhookFilter{Limit: 100})
+	if err != nil {
+		t.Fatalf("ListWebhooks: %v", err)
+	}
+	for _, row := range page {
+		if row.ID == id {
+			if row.IsActive != w.IsActive || !sameTimes(row.UpdatedAt, w.UpdatedAt) {
+				t.Fatalf("webhook %s: FindWebhook says active %v, updated %v; its row %v, %v", id, w.IsActive, w.UpdatedAt, row.IsActive, row.UpdatedAt)
+			}
+			return w.IsActive
+		}
+	}
+	t.Fatalf("webhook %s is not in its owner's list", id)
+	return false
+}
+
+func sameTimes(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
