@@ -156,18 +156,11 @@ func (s *Server) runAndStore(c echo.Context, next echo.HandlerFunc, account uuid
 	case !res.Committed: // nothing was written, nor will Echo write anything
 		err = run.Release()
 	case storable(res.Status) && unsent.body.Len() <= s.idem.maxStored:
-		headers := make(map[string]string, len(replayedHeaders))
-		for _, h := range replayedHeaders {
-			if v := res.Header().Get(h); v != "" {
-				headers[h] = v
-			}
-		}
+		answer := unsent.answer(r.id, fp)
 		now := s.now()
+		answer.StoredAt, answer.ExpiresAt = now, now.Add(s.idem.ttl)
 		var stored bool
-		stored, err = run.Complete(&sentstub.IdempotentResponse{
-			RequestID: r.id, Fingerprint: fp, Status: res.Status, Headers: headers, Body: unsent.body.Bytes(),
-			StoredAt: now, ExpiresAt: now.Add(s.idem.ttl),
-		})
+		stored, err = run.Complete(answer)
 		if err == nil && !stored {
 			s.logger.LogAttrs(ctx, slog.LevelWarn, "an Idempotency-Key's lock timed out before its request finished; its answer is not stored",
 				slog.String("request_id", r.id), slog.String("idempotency_key", key))
@@ -239,6 +232,24 @@ type heldResponse struct {
 	status              int
 	body                bytes.Buffer
 	header              []headerField // the headers as they were before the response
+	stored              sentstub.IdempotentResponse
+}
+
+// answer returns the held response as the answer to store for the request
+// id with the fingerprint fp, its times unset. It shares the held body, and
+// is w's, to be reused once the store has it (a store copies what it keeps).
+func (w *heldResponse) answer(id, fp string) *sentstub.IdempotentResponse {
+	a := &w.stored
+	if a.Headers == nil { // else empty, since release
+		a.Headers = make(map[string]string, len(replayedHeaders))
+	}
+	for _, h := range replayedHeaders {
+		if v := w.res.Header().Get(h); v != "" {
+			a.Headers[h] = v
+		}
+	}
+	a.RequestID, a.Fingerprint, a.Status, a.Body = id, fp, w.res.Status, w.body.Bytes()
+	return a
 }
 
 // headerField is a header's values as they were when a response was held:
@@ -277,7 +288,8 @@ func (w *heldResponse) release() {
 	}
 	w.body.Reset()
 	clear(w.header)
-	*w = heldResponse{body: w.body, header: w.header[:0]}
+	clear(w.stored.Headers)
+	*w = heldResponse{body: w.body, header: w.header[:0], stored: sentstub.IdempotentResponse{Headers: w.stored.Headers}}
 	heldResponses.Put(w)
 }
 

@@ -396,13 +396,15 @@ func (s *SQLiteStore) keep(r *sqliteRequest, id uuid.UUID) {
 	if r == nil {
 		return
 	}
-	if _, kept := r.undo[id]; kept {
-		return
+	for _, u := range r.undo {
+		if u.id == id {
+			return
+		}
 	}
 	if r.undo == nil {
-		r.undo = map[uuid.UUID]*sentstub.Webhook{}
+		r.undo = r.undoFirst[:0]
 	}
-	r.undo[id] = s.webhooks[id]
+	r.undo = append(r.undo, undoEntry{id, s.webhooks[id]})
 }
 
 // timestampPtr returns a new pointer to sentstub.Timestamp(*t), or nil.

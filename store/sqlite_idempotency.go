@@ -192,9 +192,13 @@ type sqliteRequest struct {
 	slot      answerKey // of (account, key), in claims and answers
 	requestID string
 	ended     bool
-	held      bool                            // a write took the connection, which the request holds until it ends
-	began     bool                            // the request's transaction has begun
-	undo      map[uuid.UUID]*sentstub.Webhook // cached webhooks as they were before the request (nil: absent)
+	held      bool // a write took the connection, which the request holds until it ends
+	began     bool // the request's transaction has begun
+	// undo lists the cached webhooks as they were before the request (nil:
+	// absent), once each, in undoFirst while they fit (a request changes one
+	// webhook or two).
+	undo      []undoEntry
+	undoFirst [2]undoEntry
 
 	// early is, in a database in memory, the webhook as it was before the
 	// request's first write, an update of it alone, which committed on its
@@ -205,6 +209,12 @@ type sqliteRequest struct {
 	// COMMIT of a transaction around its one UPDATE, a fifth of its time in
 	// the store. Later writes begin the transaction as usual.
 	early *sentstub.Webhook
+}
+
+// undoEntry is a cached webhook as it was before a request.
+type undoEntry struct {
+	id  uuid.UUID
+	was *sentstub.Webhook // nil: absent
 }
 
 // mayWriteAlone reports whether the request's next write, an update of one
@@ -334,8 +344,8 @@ func (r *sqliteRequest) commit() error {
 		}
 	}
 	r.held, r.began, r.early = false, false, nil
-	for id := range r.undo { // what the request changed is committed now
-		r.s.publish(id)
+	for _, u := range r.undo { // what the request changed is committed now
+		r.s.publish(u.id)
 	}
 	return nil
 }
@@ -349,11 +359,11 @@ func (r *sqliteRequest) rollback() error {
 	}
 	began, early := r.began, r.early
 	r.held, r.began, r.early = false, false, nil
-	for id, w := range r.undo {
-		if w == nil {
-			delete(r.s.webhooks, id)
+	for _, u := range r.undo {
+		if u.was == nil {
+			delete(r.s.webhooks, u.id)
 		} else {
-			r.s.webhooks[id] = w
+			r.s.webhooks[u.id] = u.was
 		}
 	}
 	var errs []error
