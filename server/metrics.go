@@ -207,8 +207,9 @@ func (t *timedStore) ClaimIdempotencyKey(ctx context.Context, c sentstub.Idempot
 	return t.store.ClaimIdempotencyKey(ctx, c)
 }
 
+// BeginIdempotentRequest is not timed: it sets up the request, and
+// neither store calls the database for it.
 func (t *timedStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
-	defer t.done("BeginIdempotentRequest", time.Now())
 	ctx, req := t.store.BeginIdempotentRequest(ctx, accountID, key, requestID)
 	return ctx, &timedRequest{IdempotentRequest: req, store: t}
 }

@@ -117,10 +117,14 @@ func TestMetrics(t *testing.T) {
 		"route=" + toggle: 1,
 	})
 	calls := series(families["sentstub_store_call_duration_seconds"])
-	for _, call := range []string{"FindAccountByKey", "UpdateWebhook", "ClaimIdempotencyKey", "BeginIdempotentRequest", "IdempotentRequest.Complete"} {
+	for _, call := range []string{"FindAccountByKey", "UpdateWebhook", "ClaimIdempotencyKey", "IdempotentRequest.Complete"} {
 		if calls["call="+call] == 0 {
 			t.Errorf("sentstub_store_call_duration_seconds has no %s call: %v", call, calls)
 		}
+	}
+	// It sets the request up; no store calls the database for it.
+	if n := calls["call=BeginIdempotentRequest"]; n != 0 {
+		t.Errorf("sentstub_store_call_duration_seconds times %d BeginIdempotentRequest calls, which call no database", n)
 	}
 	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total"} {
 		if families[name] == nil {
