@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -16,7 +17,7 @@ import (
 
 // The groups of --help, in the order it lists them. A group is shown only
 // when a flag belongs to it, so adding one is one line here.
-var flagGroups = []string{"Server", "Database", "Idempotency", "Deliveries", "Limits", "Faults", "Logging"}
+var flagGroups = []string{"Server", "Database", "Idempotency", "Deliveries", "Limits", "Faults", "Logging", "Profiling"}
 
 // optionFlag is one flag of the binary and its SENTSTUB_* variable.
 type optionFlag struct {
@@ -49,6 +50,7 @@ func (o *Options) flags() []optionFlag {
 		{"Faults", "chaos-faults", "LIST", faultsValue{&o.ChaosFaults}, "the failures chaos picks from, comma-separated: " + joinFaults(AllFaults), ""},
 		{"Faults", "chaos-seed", "N", uint64Value{&o.ChaosSeed}, "seed of chaos's choices, for a run that can be repeated; 0 picks one, which the log states", ""},
 		{"Logging", "log-level", "LEVEL", levelValue{&o.LogLevel}, "debug, info, warn or error", ""},
+		{"Profiling", "pprof", "HOST:PORT", loopbackValue{&o.Pprof}, "serve Go's profiles (net/http/pprof, under /debug/pprof/) on this loopback address, apart from the API; port 0 picks a free one", "off"},
 	}
 }
 
@@ -307,6 +309,31 @@ func (v faultsValue) String() string { return joinFaults(*v.p) }
 func (v faultsValue) Set(s string) (err error) {
 	*v.p, err = ParseFaults(s)
 	return err
+}
+
+// loopbackValue is a listen address on a loopback interface, or "" for
+// none: what it serves must not reach another machine.
+type loopbackValue struct{ p *string }
+
+func (v loopbackValue) String() string { return *v.p }
+
+func (v loopbackValue) Set(s string) error {
+	if s == "" || s == "off" {
+		*v.p = ""
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT, like 127.0.0.1:6060", s)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q has no port number from 0 to 65535, like 127.0.0.1:6060", s)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.1, [::1] or localhost): profiles must not be served beyond this machine", s)
+	}
+	*v.p = s
+	return nil
 }
 
 type uint64Value struct{ p *uint64 }

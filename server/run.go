@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"time"
 
@@ -54,6 +55,10 @@ type Options struct {
 	ChaosSeed   uint64  // 0 picks one
 
 	LogLevel slog.Level
+
+	// Pprof, when set, is a loopback address on which Go's profiles are
+	// served (see net/http/pprof), on a listener of their own.
+	Pprof string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -108,6 +113,9 @@ type Main struct {
 
 	stopDeliveries context.CancelFunc
 	deliveriesDone chan struct{}
+
+	pprof   *http.Server // nil unless Options.Pprof
+	pprofLn net.Listener
 }
 
 // Start opens the store, loads the fixtures, and serves on opts.Addr until
@@ -142,7 +150,15 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		st.Close()
-		return nil, listenError(opts.Addr, err)
+		return nil, listenError("addr", opts.Addr, err)
+	}
+	var pprofLn net.Listener
+	if opts.Pprof != "" {
+		if pprofLn, err = net.Listen("tcp", opts.Pprof); err != nil {
+			ln.Close()
+			st.Close()
+			return nil, listenError("pprof", opts.Pprof, err)
+		}
 	}
 	m := &Main{
 		store: st,
@@ -159,6 +175,10 @@ func Start(ctx context.Context, opts Options, logger *slog.Logger) (*Main, error
 		served: make(chan error, 1),
 	}
 	go func() { m.served <- m.server.Serve(ln) }()
+	if pprofLn != nil {
+		m.pprof, m.pprofLn = newPprofServer(logger), pprofLn
+		go m.pprof.Serve(pprofLn)
+	}
 	sweepCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopSweeper, m.sweeperDone = stop, make(chan struct{})
 	go func() {
@@ -193,6 +213,28 @@ func loadFixtures(ctx context.Context, st sentstub.Store, path string) (*sentstu
 	return p, nil
 }
 
+// newPprofServer serves Go's profiles, and nothing else. Its handlers are
+// registered on a mux of its own, never on http.DefaultServeMux.
+func newPprofServer(logger *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+}
+
+// PprofAddr is the address the profiles are served on, or "" when they
+// are not.
+func (m *Main) PprofAddr() string {
+	if m.pprofLn == nil {
+		return ""
+	}
+	return m.pprofLn.Addr().String()
+}
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -205,6 +247,9 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 // the store.
 func (m *Main) Shutdown(ctx context.Context) error {
 	err := m.server.Shutdown(ctx)
+	if m.pprof != nil {
+		m.pprof.Close() // a profile being taken is cut short
+	}
 	if serveErr := <-m.served; !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(err, serveErr)
 	}
@@ -252,6 +297,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger.Info("sentstub listening", "addr", m.Addr(), "db", store.RedactDSN(opts.DB), "fixtures", fixturesName(opts.Fixtures))
+	if a := m.PprofAddr(); a != "" {
+		logger.Info("serving profiles", "url", "http://"+a+"/debug/pprof/")
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-m.served:

@@ -79,9 +79,9 @@ func connectCauses(e *pgconn.ConnectError) string {
 }
 
 // listenError says what to do about an address that cannot be listened on.
-func listenError(addr string, err error) error {
+func listenError(flag, addr string, err error) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("address %s is in use; stop what listens on it or choose another --addr (port 0 picks a free one)", addr)
+		return fmt.Errorf("address %s is in use; stop what listens on it or choose another --%s (port 0 picks a free one)", addr, flag)
 	}
-	return fmt.Errorf("cannot listen on %s: %w; choose another --addr", addr, err)
+	return fmt.Errorf("cannot listen on %s: %w; choose another --%s", addr, err, flag)
 }
