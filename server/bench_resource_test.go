@@ -17,7 +17,7 @@ import (
 // BenchmarkRetrieve is one GET /v3/webhooks/{id} through the whole
 // in-process pipeline (the SQLite store answers it from its cache).
 func BenchmarkRetrieve(b *testing.B) {
-	benchGET(b, newBenchServer(b), "/v3/webhooks/"+orderID)
+	benchGET(b, newBenchServer(b, "file"), "/v3/webhooks/"+orderID)
 }
 
 // BenchmarkList20 is one GET /v3/webhooks answering a page of 20 webhooks

@@ -34,9 +34,14 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 
-func newBenchServer(b *testing.B) http.Handler {
+func newBenchServer(b *testing.B, db string) http.Handler {
 	b.Helper()
-	st := storetest.MustOpenSQLite(b) // a WAL file, as the binary uses
+	var st sentstub.Store
+	if db == "memory" {
+		st = storetest.MustOpenSQLitePath(b, ":memory:") // as the throughput figures run it
+	} else {
+		st = storetest.MustOpenSQLite(b) // a WAL file, as the binary uses by default
+	}
 	storetest.MustProvisionDemo(b, st, time.Now())
 	return newServerOver(b, st)
 }
@@ -50,23 +55,17 @@ func newServerOver(b *testing.B, st sentstub.Store) http.Handler {
 	return srv
 }
 
+// benchDatabases are the databases the toggle benchmarks run on: a SQLite
+// file, the binary's default, and a database in memory, which the
+// throughput figures under wrk use.
+var benchDatabases = []string{"file", "memory"}
+
 // BenchmarkToggle is one toggle that writes, through the whole in-process
 // pipeline: routing, request id, authentication, validation against the
-// spec, profile scoping, the handler, and the SQLite transaction.
+// spec, profile scoping, the handler, and the SQLite write.
 func BenchmarkToggle(b *testing.B) {
-	srv := newBenchServer(b)
-	body := `{}` // flips, so every toggle writes
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		req, _ := http.NewRequest(http.MethodPatch, "http://stub/v3/webhooks/"+orderID+"/toggle-status", strings.NewReader(body))
-		req.Header.Set("x-api-key", storetest.AcmeOrgKey)
-		req.Header.Set("Content-Type", "application/json")
-		clear(w.h)
-		srv.ServeHTTP(w, req)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
+	for _, db := range benchDatabases {
+		b.Run(db, func(b *testing.B) { benchToggle(b, db, false) })
 	}
 }
 
@@ -74,16 +73,25 @@ func BenchmarkToggle(b *testing.B) {
 // every request: the key is claimed, the toggle runs, and its answer is
 // stored. Compare with BenchmarkToggle for the cost of idempotency.
 func BenchmarkToggleWithKey(b *testing.B) {
-	srv := newBenchServer(b)
+	for _, db := range benchDatabases {
+		b.Run(db, func(b *testing.B) { benchToggle(b, db, true) })
+	}
+}
+
+func benchToggle(b *testing.B, db string, keyed bool) {
+	srv := newBenchServer(b, db)
+	body := `{}` // flips, so every toggle writes
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++
-		req, _ := http.NewRequest(http.MethodPatch, "http://stub/v3/webhooks/"+orderID+"/toggle-status", strings.NewReader(`{}`))
+		req, _ := http.NewRequest(http.MethodPatch, "http://stub/v3/webhooks/"+orderID+"/toggle-status", strings.NewReader(body))
 		req.Header.Set("x-api-key", storetest.AcmeOrgKey)
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i))
+		if keyed {
+			req.Header.Set("Idempotency-Key", "bench-"+strconv.Itoa(i))
+		}
 		clear(w.h)
 		srv.ServeHTTP(w, req)
 		if w.status != http.StatusOK {
@@ -165,7 +173,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			name = "keyed"
 		}
 		b.Run(name, func(b *testing.B) {
-			lt := startLoopback(b, name, newBenchServer(b))
+			lt := startLoopback(b, name, newBenchServer(b, "file"))
 			lt.keyed = keyed
 			for b.Loop() {
 				if err := lt.toggle(); err != nil {
@@ -217,8 +225,8 @@ func (lt *loopbackTarget) load(b *testing.B, d time.Duration) float64 {
 func BenchmarkLoopback(b *testing.B) {
 	const rounds, round = 7, time.Second
 	bare := startLoopback(b, "bare-echo", bareEcho())
-	stub := startLoopback(b, "sentstub", newBenchServer(b))
-	keyed := startLoopback(b, "sentstub-keyed", newBenchServer(b))
+	stub := startLoopback(b, "sentstub", newBenchServer(b, "file"))
+	keyed := startLoopback(b, "sentstub-keyed", newBenchServer(b, "file"))
 	keyed.keyed = true
 	for _, t := range []*loopbackTarget{bare, stub, keyed} {
 		t.load(b, 200*time.Millisecond) // warm up: connections, caches
