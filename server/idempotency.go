@@ -213,12 +213,20 @@ func replay(c echo.Context, stored *sentstub.IdempotentResponse) error {
 // reused for something else: method, path, x-profile-id and a digest of
 // body, the request's body as read.
 func fingerprint(req *http.Request, body []byte) string {
-	var buf [512]byte // most requests: hashed without an allocation
+	var buf [512]byte
 	in := append(buf[:0], req.Method...)
 	in = append(append(in, '\n'), req.URL.Path...)
 	in = append(append(in, '\n'), headerValue(req, profileIDHeader)...)
-	in = append(append(in, '\n'), body...)
-	sum := sha256.Sum256(in)
+	in = append(in, '\n')
+	var sum [sha256.Size]byte
+	if len(in)+len(body) <= len(buf) { // most requests: hashed without an allocation
+		sum = sha256.Sum256(append(in, body...))
+	} else { // a large body is not copied
+		h := sha256.New()
+		h.Write(in)
+		h.Write(body)
+		h.Sum(sum[:0])
+	}
 	var hexSum [2 * sha256.Size]byte
 	hex.Encode(hexSum[:], sum[:])
 	return string(hexSum[:])

@@ -519,3 +519,36 @@ func TestWaitingRoom(t *testing.T) {
 		t.Fatal("the second release neither woke its waiters nor freed the key")
 	}
 }
+
+// A key reused for the same request replays without a warning; reused for
+// another body (short, or longer than the fingerprint's stack buffer), path
+// or profile, it replays the first answer with one.
+func TestIdempotencyFingerprint(t *testing.T) {
+	const warning = "Idempotency-Key reused for a different request"
+	long := func(active string) string { return `{"is_active":` + active + strings.Repeat(" ", 600) + `}` }
+	for _, c := range []struct {
+		name        string
+		first, then string
+		thenID      string
+		thenHeaders []string
+	}{
+		{"short body", `{"is_active":true}`, `{"is_active":false}`, orderID, nil},
+		{"long body", long("true"), long("false"), orderID, nil},
+		{"path", `{}`, `{}`, receiptsID, nil},
+		{"profile", `{}`, `{}`, orderID, []string{"x-profile-id", storetest.AcmeEUProfileID}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, newCountingStore(t))
+			first := e.toggle(t, orderID, str(c.first), "Idempotency-Key", "k")
+			wantOK(t, first)
+			wantReplayOf(t, e.toggle(t, orderID, str(c.first), "Idempotency-Key", "k"), first)
+			if n := strings.Count(e.Logs.String(), warning); n != 0 {
+				t.Fatalf("the same request replayed with %d warnings", n)
+			}
+			wantReplayOf(t, e.toggle(t, c.thenID, str(c.then), append(c.thenHeaders, "Idempotency-Key", "k")...), first)
+			if n := strings.Count(e.Logs.String(), warning); n != 1 {
+				t.Errorf("another %s under the key replayed with %d warnings, want 1", c.name, n)
+			}
+		})
+	}
+}
