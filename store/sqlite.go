@@ -401,9 +401,6 @@ func (s *SQLiteStore) keep(r *sqliteRequest, id uuid.UUID) {
 			return
 		}
 	}
-	if r.undo == nil {
-		r.undo = r.undoFirst[:0]
-	}
 	r.undo = append(r.undo, undoEntry{id, s.webhooks[id]})
 }
 

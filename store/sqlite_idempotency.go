@@ -178,6 +178,7 @@ func scanIdempotentResponse(row *sql.Row, account uuid.UUID, key string) (*sents
 func (s *SQLiteStore) BeginIdempotentRequest(ctx context.Context, accountID uuid.UUID, key, requestID string) (context.Context, sentstub.IdempotentRequest) {
 	r := &sqliteRequest{s: s, ctx: context.WithoutCancel(ctx), account: accountID, key: key,
 		slot: answerKeyOf(accountID, key), requestID: requestID}
+	r.undo = r.undoFirst[:0]
 	return context.WithValue(ctx, sqliteRequestKey{}, r), r
 }
 
@@ -195,7 +196,7 @@ type sqliteRequest struct {
 	held      bool // a write took the connection, which the request holds until it ends
 	began     bool // the request's transaction has begun
 	// undo lists the cached webhooks as they were before the request (nil:
-	// absent), once each, in undoFirst while they fit (a request changes one
+	// absent), once each; it starts in undoFirst (a request changes one
 	// webhook or two).
 	undo      []undoEntry
 	undoFirst [2]undoEntry
