@@ -10,10 +10,16 @@
 // and wakes one waiter, and whoever asks first takes it, a running
 // goroutine that arrives before the woken one included, as sync.Mutex does.
 // The woken waiter that loses keeps its place at the head of the queue.
+//
+// A locker that finds the Mutex held yields its P a few times before it
+// parks (see spins): the sections it guards are a few microseconds long,
+// and parking costs more than that, most of it when the P has nothing else
+// to run and its thread sleeps, to be woken by the unlock.
 package ctxlock
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +30,10 @@ import (
 type Mutex struct {
 	held    atomic.Bool
 	waiting atomic.Int32 // len(queue), read without mu by Unlock
+	// overtaken counts the woken waiters that found m taken again and wait
+	// once more: while any does, lockers do not spin, so that the ones
+	// that spin cannot starve it.
+	overtaken atomic.Int32
 
 	mu    sync.Mutex      // guards queue
 	queue []chan struct{} // parked lockers, oldest first; each is woken at most once
@@ -32,7 +42,7 @@ type Mutex struct {
 // Lock takes m, waiting while it is held until ctx is done; it returns
 // ctx's error then, without m.
 func (m *Mutex) Lock(ctx context.Context) error {
-	if m.held.CompareAndSwap(false, true) {
+	if m.held.CompareAndSwap(false, true) || m.spin() {
 		return nil
 	}
 	return m.wait(ctx, nil)
@@ -44,7 +54,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 // it has to wait: a caller whose ctx is never done (context.Background,
 // or one without its parent's cancellation) still waits no longer.
 func (m *Mutex) LockBefore(ctx context.Context, deadline time.Time) error {
-	if m.held.CompareAndSwap(false, true) {
+	if m.held.CompareAndSwap(false, true) || m.spin() {
 		return nil
 	}
 	timer := time.NewTimer(time.Until(deadline))
@@ -52,10 +62,39 @@ func (m *Mutex) LockBefore(ctx context.Context, deadline time.Time) error {
 	return m.wait(ctx, timer.C)
 }
 
+// spins is how many times a locker yields before it parks. Under wrk
+// against SQLite in memory (keyed toggles, 2 CPUs), a parked locker cost a
+// quarter of the requests a wake-up each, and the CPUs idled 10-13% of the
+// time; with 1, 2 or 4 yields, keyed toggles measured 84-88% of keyless
+// ones instead of 76-81%.
+const spins = 2
+
+// spin yields the P up to spins times, trying to take m after each, and
+// reports whether it did: a running goroutine, most likely the holder, is
+// then done with m before the locker would have parked. Nobody spins while
+// a woken waiter was overtaken.
+func (m *Mutex) spin() bool {
+	for range spins {
+		if m.overtaken.Load() > 0 {
+			return false
+		}
+		runtime.Gosched()
+		if m.held.CompareAndSwap(false, true) {
+			return true
+		}
+	}
+	return false
+}
+
 // wait parks until m is taken, ctx is done or expired fires.
 func (m *Mutex) wait(ctx context.Context, expired <-chan time.Time) error {
 	wake := make(chan struct{}, 1)
-	front := false
+	front := false // overtaken once: counted in m.overtaken until it returns
+	defer func() {
+		if front {
+			m.overtaken.Add(-1)
+		}
+	}()
 	for {
 		m.enqueue(wake, front)
 		// An Unlock between the failed attempt and enqueue saw no waiter
@@ -70,7 +109,10 @@ func (m *Mutex) wait(ctx context.Context, expired <-chan time.Time) error {
 			if m.held.CompareAndSwap(false, true) {
 				return nil
 			}
-			front = true // overtaken: wait again, first in line
+			if !front { // overtaken: wait again, first in line
+				front = true
+				m.overtaken.Add(1)
+			}
 			continue
 		case <-ctx.Done():
 			err = ctx.Err()

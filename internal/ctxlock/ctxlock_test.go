@@ -153,7 +153,8 @@ func TestNoWakeUpIsLost(t *testing.T) {
 			}()
 			for !started.Load() { // both running now, on two Ps
 			}
-			spin(round % 64)
+			// From at once to past the waiter's spin, at every scale.
+			spin(round % 64 << (round / 64 % 8))
 			m.Unlock()
 			taken(t, round, got)
 			m.Unlock()
