@@ -99,6 +99,14 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 		claims: map[answerKey]sqliteClaim{}, answers: map[answerKey]answerRef{}}
 	if path == ":memory:" {
 		s.kept = memlog.New(0)
+		// Its sections never wait for a disk: a few microseconds, which
+		// a locker is better off yielding for than parking. Under wrk
+		// (2 CPUs, 32 connections), a quarter of keyed toggles parked
+		// once, and the CPUs idled 10-13% of the time; yielding twice
+		// raised keyed toggles from a median of 77% of keyless ones to
+		// 84%. A file's commits write the WAL: there, yields mostly
+		// failed and toggles were 3-5% slower.
+		s.connMu.Yields = 2
 	}
 	if s.conn, err = db.Conn(ctx); err != nil {
 		db.Close()

@@ -11,10 +11,10 @@
 // goroutine that arrives before the woken one included, as sync.Mutex does.
 // The woken waiter that loses keeps its place at the head of the queue.
 //
-// A locker that finds the Mutex held yields its P a few times before it
-// parks (see spins): the sections it guards are a few microseconds long,
-// and parking costs more than that, most of it when the P has nothing else
-// to run and its thread sleeps, to be woken by the unlock.
+// A Mutex whose sections are shorter than parking and waking a goroutine
+// (a few microseconds, most of it when the P has nothing else to run and
+// its thread sleeps until the unlock wakes it) can have its lockers yield
+// a few times before they park: see Mutex.Yields.
 package ctxlock
 
 import (
@@ -28,11 +28,17 @@ import (
 // Mutex is a mutual-exclusion lock; the zero value is unlocked. It must not
 // be copied after first use.
 type Mutex struct {
+	// Yields is how many times a locker that finds the mutex held yields
+	// its P, trying again after each, before it parks; 0, at once. Set it
+	// before first use, for sections shorter than a park. Nobody yields
+	// while a woken waiter has been overtaken, so that lockers that yield
+	// cannot starve it.
+	Yields int
+
 	held    atomic.Bool
 	waiting atomic.Int32 // len(queue), read without mu by Unlock
 	// overtaken counts the woken waiters that found m taken again and wait
-	// once more: while any does, lockers do not spin, so that the ones
-	// that spin cannot starve it.
+	// once more.
 	overtaken atomic.Int32
 
 	mu    sync.Mutex      // guards queue
@@ -62,19 +68,11 @@ func (m *Mutex) LockBefore(ctx context.Context, deadline time.Time) error {
 	return m.wait(ctx, timer.C)
 }
 
-// spins is how many times a locker yields before it parks. Under wrk
-// against SQLite in memory (keyed toggles, 2 CPUs), a parked locker cost a
-// quarter of the requests a wake-up each, and the CPUs idled 10-13% of the
-// time; with 1, 2 or 4 yields, keyed toggles measured 84-88% of keyless
-// ones instead of 76-81%.
-const spins = 2
-
-// spin yields the P up to spins times, trying to take m after each, and
-// reports whether it did: a running goroutine, most likely the holder, is
-// then done with m before the locker would have parked. Nobody spins while
-// a woken waiter was overtaken.
+// spin yields the P up to m.Yields times, trying to take m after each, and
+// reports whether it did: a running goroutine, most likely the holder, was
+// then done with m before the locker would have parked.
 func (m *Mutex) spin() bool {
-	for range spins {
+	for range m.Yields {
 		if m.overtaken.Load() > 0 {
 			return false
 		}
