@@ -94,14 +94,7 @@ func TestLockBeforeGivesUpAtDeadlineOrContext(t *testing.T) {
 		go func() { got <- m.LockBefore(context.Background(), time.Now().Add(time.Hour)) }()
 		time.Sleep(10 * time.Millisecond)
 		m.Unlock()
-		select {
-		case err := <-got:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a LockBefore waiter was not woken by Unlock")
-		}
+		wokenByUnlock(t, got, "a LockBefore waiter")
 		if m.TryLock() {
 			t.Fatal("the mutex is free after LockBefore took it")
 		}
@@ -110,6 +103,20 @@ func TestLockBeforeGivesUpAtDeadlineOrContext(t *testing.T) {
 			t.Fatal("the mutex is held after its holder unlocked it: a waiter that gave up took it")
 		}
 	})
+}
+
+// wokenByUnlock fails unless the waiter whose result got carries took the
+// mutex, without error, after an Unlock.
+func wokenByUnlock(t *testing.T, got <-chan error, waiter string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal(waiter + " was not woken by Unlock")
+	}
 }
 
 func TestLockWaitsForUnlock(t *testing.T) {
@@ -129,14 +136,7 @@ func TestLockWaitsForUnlock(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		m.Unlock()
-		select {
-		case err := <-got:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a waiter was not woken by Unlock")
-		}
+		wokenByUnlock(t, got, "a Lock waiter")
 		m.Unlock()
 	})
 }
