@@ -313,28 +313,32 @@ save_metrics() {
 # sees every answer wrk got, or logged a warning or an error. The one
 # exception: at the end of a round wrk closes its connections with requests
 # in flight; the server cancels those, logs "client went away" and counts
-# them as 500 answers that nobody receives. Their number must match the
-# log's exactly; it is added to hung_up.
+# them with status 499. Their number must match the log's exactly; it is
+# added to hung_up.
 hung_up=0
 check_answers() {
-	local n=$1 i metrics log bad non2xx gone errors
+	local n=$1 i metrics log bad closed gone errors
 	for ((i = 1; i <= n; i++)); do
 		metrics="$tmp/metrics-$n-$i"
 		log="$tmp/replica-$n-$i.log"
 		grep -q '^sentstub_http_requests_total{' "$metrics" ||
 			die "replica $i of $n: no sentstub_http_requests_total in /metrics"
-		bad=$(grep '^sentstub_http_requests_total{' "$metrics" | grep -v 'status="2[0-9][0-9]"' || true)
-		non2xx=$(printf '%s\n' "$bad" | awk 'NF { t += $NF } END { printf "%.0f", t }')
+		bad=$(grep '^sentstub_http_requests_total{' "$metrics" | grep -v -e 'status="2[0-9][0-9]"' -e 'status="499"' || true)
+		closed=$(grep '^sentstub_http_requests_total{' "$metrics" | grep 'status="499"' |
+			awk 'NF { t += $NF } END { printf "%.0f", t }')
 		gone=$(grep -c 'msg="client went away"' "$log" || true)
 		errors=$(grep -E 'level=(WARN|ERROR)' "$log" || true)
 		if [ -n "$errors" ]; then
 			printf '%s\n' "$errors" | head -n 20 >&2
 			die "replica $i of $n logged warnings or errors (above)"
 		fi
-		if ((non2xx != gone)); then
-			grep 'msg="client went away"' "$log" | head -n 5 >&2
-			die "replica $i of $n answered $non2xx requests with other than 2xx, of which $gone were requests whose client hung up:
+		if [ -n "$bad" ]; then
+			die "replica $i of $n answered requests with other than 2xx:
 $bad"
+		fi
+		if ((closed != gone)); then
+			grep 'msg="client went away"' "$log" | head -n 5 >&2
+			die "replica $i of $n counted $closed requests whose client hung up (499) but logged $gone"
 		fi
 		hung_up=$((hung_up + gone))
 	done
@@ -520,7 +524,7 @@ load: $K webhooks of one account, each request on one of them at random; D=${D}s
 wrk $wrk_version: $conns connections in all, one wrk (-t 1) per replica with $conns/N each, all at once
 each replica: --db-max-conns $DB_MAX_CONNS, the other flags at their defaults (access log on)
 every answer wrk received was 2xx; requests in flight when wrk hung up at the end of a round,
-cancelled by the server (500 in its /metrics, "client went away" in its log): $hung_up
+cancelled by the server (499 in its /metrics, "client went away" in its log): $hung_up
 
 EOF
 printf '%-9s %-34s %s\n' replicas 'toggle req/s (each replica)' 'get req/s (each replica)'

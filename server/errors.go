@@ -62,6 +62,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		level, msg := slog.LevelError, "request failed"
 		if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
 			level, msg = slog.LevelInfo, "client went away"
+			r.clientGone = true
 		}
 		if !simulated {
 			s.logger.LogAttrs(c.Request().Context(), level, msg,

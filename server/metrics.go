@@ -99,7 +99,7 @@ func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				route = unmatchedRoute
 			}
 			res := c.Response()
-			key := seriesKey{route, methodLabel(c.Request().Method), res.Status}
+			key := seriesKey{route, methodLabel(c.Request().Method), requestOf(c).recordedStatus(res.Status)}
 			series := m.seriesOf(key)
 			series.count.Inc()
 			series.duration.Observe(time.Since(start).Seconds())

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -147,4 +151,72 @@ func TestMetrics(t *testing.T) {
 	other := newEnv(t, nil)
 	families, _ = other.scrape(t)
 	sameCounts(t, "another server's sentstub_http_requests_total", series(families["sentstub_http_requests_total"]), map[string]uint64{})
+}
+
+// A request whose client hangs up before it is answered is recorded as
+// 499 (nginx's "client closed request") in the metrics and the access log,
+// never as a 500 that nobody received, and logged at info as a client that
+// went away. A keyed toggle cut short so is rolled back and frees its key:
+// the key's next request runs.
+func TestClientThatHangsUpIsRecordedAs499(t *testing.T) {
+	e := newEnv(t, nil)
+	const toggle = "/v3/webhooks/:id/toggle-status"
+	const key = "hung_up_1"
+	hangUp := func(method, path, body string, headers ...string) {
+		t.Helper()
+		// Hangs up once the request is sent and the server has had time to
+		// read it, well before the delay ends.
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { time.AfterFunc(200*time.Millisecond, cancel) },
+		})
+		req, err := http.NewRequestWithContext(ctx, method, e.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-api-key", storetest.AcmeOrgKey)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Sentstub-Delay", "5s")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			t.Fatalf("%s %s was answered %d before the client hung up", method, path, res.StatusCode)
+		}
+	}
+	hangUp(http.MethodGet, "/v3/webhooks/"+storetest.OrderWebhookID, "")
+	hangUp(http.MethodPatch, "/v3/webhooks/"+storetest.OrderWebhookID+"/toggle-status", `{"is_active":false}`, "Idempotency-Key", key)
+
+	// The server sees the hang-up when its read of the connection fails.
+	gone := regexp.MustCompile(`"level":"INFO","msg":"client went away","request_id":"(req_[A-Za-z0-9]+)"`)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(gone.FindAllString(e.Logs.String(), -1)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not two client-went-away lines:\n%s", e.Logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := e.Logs.String()
+	for _, m := range gone.FindAllStringSubmatch(logs, -1) {
+		access := regexp.MustCompile(`"msg":"request","request_id":"` + m[1] + `","method":"[A-Z]+","path":"[^"]+","status":499`)
+		if !access.MatchString(logs) {
+			t.Errorf("no access-log line with status 499 for %s:\n%s", m[1], logs)
+		}
+	}
+	if strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a client that hung up is logged as an error:\n%s", logs)
+	}
+	families, _ := e.scrape(t)
+	sameCounts(t, "sentstub_http_requests_total", series(families["sentstub_http_requests_total"]), map[string]uint64{
+		"method=GET,route=/v3/webhooks/:id,status=499": 1,
+		"method=PATCH,route=" + toggle + ",status=499": 1,
+	})
+
+	r := e.toggle(t, storetest.OrderWebhookID, str(`{"is_active":false}`), "Idempotency-Key", key)
+	if r.Status != http.StatusOK || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the key's request after a hang-up = %d, replayed %q, want 200 run afresh: %s", r.Status, r.Header.Get("Idempotent-Replayed"), r.Body)
+	}
 }

@@ -61,7 +61,7 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				c.Error(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
 			}
-			s.accessLog(c.Request().Context(), r, req, res.Status)
+			s.accessLog(c.Request().Context(), r, req, r.recordedStatus(res.Status))
 		}()
 		if err := next(c); err != nil {
 			c.Error(err)

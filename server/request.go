@@ -29,6 +29,24 @@ type request struct {
 	body []byte // the request's body, once validate has read it; read only
 
 	delay time.Duration // X-Sentstub-Delay, for the operation (see delayed)
+
+	// clientGone is set when the request failed because its client hung up
+	// first: what the server wrote after that reached nobody.
+	clientGone bool
+}
+
+// statusClientClosed is the status the access log and the metrics record
+// for a request whose client hung up before it was answered: nginx's 499,
+// "client closed request". It is never sent.
+const statusClientClosed = 499
+
+// recordedStatus is the status the access log and the metrics record for
+// r, which was answered with sent.
+func (r *request) recordedStatus(sent int) int {
+	if r.clientGone {
+		return statusClientClosed
+	}
+	return sent
 }
 
 type requestKey struct{}
