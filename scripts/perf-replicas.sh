@@ -324,7 +324,7 @@ check_answers() {
 		grep -q '^sentstub_http_requests_total{' "$metrics" ||
 			die "replica $i of $n: no sentstub_http_requests_total in /metrics"
 		bad=$(grep '^sentstub_http_requests_total{' "$metrics" | grep -v -e 'status="2[0-9][0-9]"' -e 'status="499"' || true)
-		closed=$(grep '^sentstub_http_requests_total{' "$metrics" | grep 'status="499"' |
+		closed=$(grep '^sentstub_http_requests_total{' "$metrics" | { grep 'status="499"' || true; } |
 			awk 'NF { t += $NF } END { printf "%.0f", t }')
 		gone=$(grep -c 'msg="client went away"' "$log" || true)
 		errors=$(grep -E 'level=(WARN|ERROR)' "$log" || true)
