@@ -41,7 +41,7 @@ type request struct {
 const statusClientClosed = 499
 
 // recordedStatus is the status the access log and the metrics record for
-// r, which was answered with sent.
+// r, whose answer had the status sent.
 func (r *request) recordedStatus(sent int) int {
 	if r.clientGone {
 		return statusClientClosed

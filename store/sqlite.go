@@ -104,7 +104,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*SQLiteStore, e
 		// (2 CPUs, 32 connections), a quarter of keyed toggles parked
 		// once, and the CPUs idled 10-13% of the time; yielding twice
 		// raised keyed toggles from a median of 77% of keyless ones to
-		// 84%. A file's commits write the WAL: there, yields mostly
+		// 83%. A file's commits write the WAL: there, yields mostly
 		// failed and toggles were 3-5% slower.
 		s.connMu.Yields = 2
 	}
